@@ -1,0 +1,134 @@
+"""Korean LLM Workbench: `python app.py` serves the Gradio app (127.0.0.1:7860 by default).
+
+Heavy libraries (torch, transformers, peft, trl) are imported only when a tab's
+action needs them, so the first page is fast.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import importlib
+import os
+import socket
+import sys
+
+# Lifecycle order. A stage tab is listed here only once it works.
+TABS: list[tuple[str, tuple[str, str]]] = [
+    ("tabs.corpus_tab", ("1. 말뭉치", "1. Corpus")),
+    ("tabs.tokenizer_tab", ("2. 토크나이저", "2. Tokenizer")),
+    ("tabs.arch_tab", ("3. 아키텍처", "3. Architecture")),
+    ("tabs.pretrain_tab", ("4. 사전학습", "4. Pretrain")),
+    ("tabs.chat_tab", ("9. 채팅", "9. Chat")),
+    ("tabs.runs_tab", ("실행 기록", "Runs")),
+]
+
+CSS = """
+.wb-badge {color: white; padding: 1px 8px; border-radius: 8px; font-size: 0.85em; margin: 0 4px;}
+.wb-run progress {width: 60%; height: 14px; vertical-align: middle;}
+.wb-error {white-space: pre-wrap; color: #b00; background: #fff4f4; padding: 6px; border-radius: 4px;
+           max-height: 240px; overflow: auto; font-size: 0.85em;}
+.wb-msg {color: #555; font-size: 0.9em;}
+.wb-tok {border-radius: 3px; padding: 1px 0; margin: 0 1px; line-height: 1.9;}
+.wb-err {color: #b00;}
+"""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Korean LLM Workbench (Gradio app)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("WORKBENCH_PORT", 7860)))
+    p.add_argument("--workspace", default=os.environ.get("WORKBENCH_WORKSPACE", "workspace"),
+                   help="project workspace folder (default ./workspace)")
+    p.add_argument("--auth", help="user:pass required to open the app")
+    p.add_argument("--lang", choices=["ko", "en"], default="ko", help="UI language at start (default ko)")
+    p.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    p.add_argument("--api", action="store_true",
+                   help="also serve an OpenAI-compatible /v1/chat/completions endpoint from the chat engine")
+    p.add_argument("--max-upload-mb", type=int, default=200, help="largest file the browser may upload")
+    return p.parse_args(argv)
+
+
+def check_port(host: str, port: int) -> str | None:
+    """A clear message if the port cannot be bound, before gradio starts (it would retry other ports)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is already in use (another workbench or program is running there). "
+                        f"Stop it, or pick another port: python app.py --port {port + 1}")
+            return f"cannot listen on {host}:{port}: {e.strerror}. Check --host and --port."
+    return None
+
+
+def build_app(ctx):
+    import gradio as gr
+
+    from tabs.i18n import UI, pick
+
+    ui: UI = ctx.ui
+    with gr.Blocks(title="Korean LLM Workbench") as demo:
+        with gr.Row():
+            with gr.Column(scale=5):
+                ui.reg(gr.Markdown(ui.t("title")), value="title")
+                ui.reg(gr.Markdown(ui.t("subtitle")), value="subtitle")
+            with gr.Column(scale=1, min_width=160):
+                ui.lang_box = gr.Radio([("한국어", "ko"), ("English", "en")], value=ui.lang, label=ui.t("language"),
+                                       elem_id="wb-lang")
+                ui.reg(ui.lang_box, label="language")
+        with gr.Tabs():
+            for module, label in TABS:
+                try:
+                    mod = importlib.import_module(module)
+                except ModuleNotFoundError as e:
+                    if e.name == module:
+                        continue  # this stage's tab is not built yet
+                    raise
+                with gr.Tab(pick(label, ui.lang), id=module.split(".")[-1]) as tab:
+                    mod.build(ctx)
+                ui.reg(tab, label=label)
+        ui.lang_box.change(lambda lg: ui.updates(lg), [ui.lang_box], ui.components(), queue=False)
+    return demo
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    problem = check_port(args.host, args.port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    auth = None
+    if args.auth:
+        if ":" not in args.auth:
+            print("error: --auth must be user:pass", file=sys.stderr)
+            return 2
+        auth = tuple(args.auth.split(":", 1))
+
+    from state import Workspace
+    from tabs.components import AppContext
+    from tabs.i18n import UI
+    from workbench.jobs import JobManager
+
+    ws = Workspace(args.workspace)
+    jobs = JobManager(ws).start()
+    ctx = AppContext(ws=ws, jobs=jobs, ui=UI(args.lang))
+    ctx.args = args
+    demo = build_app(ctx)
+    demo.queue(default_concurrency_limit=4)
+    import gradio as gr
+    print(f"workspace: {ws.root}", file=sys.stderr)
+    launch_kw = dict(server_name=args.host, server_port=args.port, auth=auth, share=args.share,
+                     max_file_size=f"{args.max_upload_mb}mb", css=CSS, theme=gr.themes.Soft(),
+                     allowed_paths=[str(ws.root)])
+    if args.api:
+        from tabs.chat_tab import mount_openai_api
+        demo.launch(prevent_thread_lock=True, **launch_kw)
+        mount_openai_api(demo, ctx)
+        demo.block_thread()
+    else:
+        demo.launch(**launch_kw)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

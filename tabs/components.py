@@ -1,0 +1,213 @@
+"""Shared UI pieces every stage tab reuses: the job panel, artifact pickers, the runs view.
+
+All of them read the store on a timer; none holds a job object, so a page refresh or
+a second browser shows the same runs and re-attaches to a running job.
+"""
+from __future__ import annotations
+
+import html
+import json
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+
+from state import Run, Workspace
+
+from .i18n import UI, tr
+from .plots import metrics_figure
+
+STATUS_COLOR = {"queued": "#888", "running": "#1f77b4", "succeeded": "#2ca02c", "failed": "#d62728",
+                "stopped": "#ff7f0e", "interrupted": "#9467bd"}
+
+
+@dataclass
+class AppContext:
+    ws: Workspace
+    jobs: object  # workbench.jobs.JobManager (typed loosely: tabs import no engine module at build time)
+    ui: UI
+
+    @property
+    def store(self):
+        return self.ws.store
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "–"
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def fmt_time(t: float | None) -> str:
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(t)) if t else "–"
+
+
+def status_badge(status: str, lang: str) -> str:
+    return (f"<span class='wb-badge' style='background:{STATUS_COLOR.get(status, '#888')}'>"
+            f"{html.escape(tr(status, lang))}</span>")
+
+
+def run_header_html(store, run: Run | None, lang: str) -> str:
+    if run is None:
+        return f"<div class='wb-run'>{html.escape(tr('no_run', lang))}</div>"
+    parts = [f"<b>{html.escape(run.id)}</b>", status_badge(run.status, lang)]
+    if run.status == "queued":
+        pos = store.queue_position(run.id)
+        if pos:
+            parts.append(html.escape(tr("queued_at", lang, pos=pos)))
+    if run.duration is not None:
+        parts.append(html.escape(tr("elapsed", lang, t=fmt_seconds(run.duration))))
+    out = " ".join(parts)
+    f = run.fraction
+    if f is not None:
+        eta = run.eta
+        eta_txt = f" · {tr('eta', lang, eta=fmt_seconds(eta))}" if eta is not None else ""
+        out += (f"<div class='wb-progress'><progress max='1' value='{f:.4f}'></progress> "
+                f"{f * 100:.0f}%{eta_txt}</div>")
+    if run.progress_msg:
+        out += f"<div class='wb-msg'>{html.escape(run.progress_msg)}</div>"
+    if run.error and run.status in ("failed", "stopped", "interrupted"):
+        out += f"<pre class='wb-error'>{html.escape(run.error[-3000:])}</pre>"
+    return f"<div class='wb-run' data-status='{run.status}'>{out}</div>"
+
+
+class JobPanel:
+    """Status, progress with ETA, a live metrics chart, log tail and Stop for one stage's runs.
+
+    Shows the run chosen in this browser session, or else the stage's latest run, so it
+    re-attaches after a reload or from another browser.
+    """
+
+    def __init__(self, ctx: AppContext, stage: str, *, groups: list[list[str]] | None = None,
+                 samples: bool = False, every: float = 2.0):
+        self.ctx, self.stage, self.groups = ctx, stage, groups
+        ui = ctx.ui
+        with gr.Group(elem_classes=["wb-jobpanel"]):
+            self.run_id = gr.State(None)
+            self._seen = gr.State("")
+            self.header = gr.HTML(run_header_html(ctx.store, self.latest(), ui.lang), elem_classes=["wb-run-header"])
+            with gr.Row():
+                self.stop_btn = ui.reg(gr.Button(ui.t("stop"), variant="stop", size="sm", scale=0,
+                                                 elem_classes=["wb-stop"]), value="stop")
+                self.note = gr.Markdown("")
+            self.plot = ui.reg(gr.Plot(label=ui.t("metrics"), elem_classes=["wb-metrics-plot"]), label="metrics")
+            self.samples = gr.Markdown("", visible=samples, elem_classes=["wb-samples"])
+            self.log = ui.reg(gr.Textbox(label=ui.t("log"), lines=6, max_lines=10, interactive=False, autoscroll=True,
+                                         elem_classes=["wb-log"]), label="log")
+            self.cmd = ui.reg(gr.Textbox(label=ui.t("command"), interactive=False, buttons=["copy"], max_lines=3,
+                                         elem_classes=["wb-cmd"]), label="command")
+            self.timer = gr.Timer(every)
+        lang = ui.lang_box
+        self.timer.tick(self.refresh, [self.run_id, lang, self._seen],
+                        [self.header, self.plot, self.samples, self.log, self.cmd, self._seen],
+                        show_progress="hidden", queue=False)
+        self.stop_btn.click(self.stop, [self.run_id, lang], [self.note], queue=False)
+
+    def latest(self) -> Run | None:
+        runs = self.ctx.store.list_runs(stage=self.stage, limit=1)
+        return runs[0] if runs else None
+
+    def current(self, run_id: str | None) -> Run | None:
+        if run_id:
+            run = self.ctx.store.get_run(run_id)
+            if run is not None:
+                return run
+        return self.latest()
+
+    def refresh(self, run_id, lang, seen):
+        store = self.ctx.store
+        run = self.current(run_id)
+        header = run_header_html(store, run, lang)
+        if run is None:
+            return header, gr.skip(), gr.skip(), "", "", seen
+        n = store.metric_count(run.id)
+        n_events = len(store.events(run.id, kind="sample", limit=1))
+        key = f"{run.id}:{n}:{n_events}:{run.status}"
+        if key == seen:
+            plot = samples = gr.skip()
+        else:
+            plot = metrics_figure({run.id: store.metrics(run.id)}, self.groups) if n else None
+            samples = self.samples_markdown(run.id)
+        from workbench.jobs import tail  # light module-level deps only (psutil, state)
+        log_text = tail(self.ctx.ws.run_dir(run.id) / "log.txt", 30)
+        cmd = self.ctx.jobs.command_line(run.id)
+        return header, plot, samples, log_text, cmd, key
+
+    def samples_markdown(self, run_id: str) -> str:
+        ev = self.ctx.store.events(run_id, kind="sample", limit=1)
+        if not ev:
+            return ""
+        p = ev[-1]["payload"]
+        lines = [f"**step {p.get('step', '?')}**"]
+        for s in p.get("samples", []):
+            lines.append(f"- **{html.escape(s.get('prompt', ''))}** → {html.escape(s.get('text', ''))}")
+        return "\n".join(lines)
+
+    def stop(self, run_id, lang):
+        run = self.current(run_id)
+        if run is None:
+            return ""
+        what = self.ctx.jobs.stop(run.id)
+        return tr("stop_sent", lang, what=what)
+
+
+# -- artifact pickers -------------------------------------------------------------
+def artifact_choices(store, kind: str | list[str]) -> list[tuple[str, str]]:
+    out = []
+    for a in store.list_artifacts(kind):
+        out.append((f"{a.name} · {a.kind} · {fmt_time(a.created)}", str(a.id)))
+    return out
+
+
+def artifact_picker(ctx: AppContext, kind: str | list[str], label: tuple[str, str], *, multiselect: bool = False,
+                    info: tuple[str, str] | None = None, **kw) -> gr.Dropdown:
+    choices = artifact_choices(ctx.store, kind)
+    value = ([] if multiselect else (choices[0][1] if choices else None))
+    dd = gr.Dropdown(choices=choices, value=value, label=ctx.ui.text(label), multiselect=multiselect,
+                     info=ctx.ui.text(info) if info else None, **kw)
+    attrs = {"label": label}
+    if info:
+        attrs["info"] = info
+    ctx.ui.reg(dd, **attrs)
+    dd.kind = kind  # remembered for refresh_picker
+    return dd
+
+
+def refresh_picker(ctx: AppContext, dd: gr.Dropdown, current=None):
+    choices = artifact_choices(ctx.store, dd.kind)
+    values = {v for _, v in choices}
+    if dd.multiselect:
+        keep = [v for v in (current or []) if v in values]
+        return gr.update(choices=choices, value=keep)
+    value = current if current in values else (choices[0][1] if choices else None)
+    return gr.update(choices=choices, value=value)
+
+
+# -- runs view ----------------------------------------------------------------
+RUN_COLUMNS = ["run", "stage", "status", "created", "duration", "progress", "name"]
+
+
+def runs_rows(store, lang: str) -> list[list]:
+    rows = []
+    for r in store.list_runs(limit=500):
+        f = r.fraction
+        rows.append([r.id, r.stage, tr(r.status, lang), fmt_time(r.created), fmt_seconds(r.duration),
+                     f"{f * 100:.0f}%" if f is not None else "", r.name or ""])
+    return rows
+
+
+def run_detail(ctx: AppContext, run_id: str | None, lang: str):
+    store = ctx.store
+    run = store.get_run(run_id) if run_id else None
+    if run is None:
+        return run_header_html(store, None, lang), "{}", None, [], ""
+    config = json.dumps(run.config, ensure_ascii=False, indent=2)
+    fig = metrics_figure({run.id: store.metrics(run.id)}) if store.metric_count(run.id) else None
+    outputs = [[a.kind, a.name, a.path] for a in store.list_artifacts(run=run.id)]
+    from workbench.jobs import tail
+    summary = json.dumps(run.summary, ensure_ascii=False, indent=2) if run.summary else ""
+    log = tail(ctx.ws.run_dir(run.id) / "log.txt", 60)
+    return run_header_html(store, run, lang), config, fig, outputs, (summary + "\n\n" + log).strip()

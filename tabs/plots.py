@@ -1,0 +1,51 @@
+"""Plotly figures built from the store's metrics (imports plotly lazily)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+def metrics_figure(rows_by_run: dict[str, list[dict]], groups: list[list[str]] | None = None, *,
+                   x: str = "step", title: str = "", max_panels: int = 6):
+    """Line charts of metric rows; one panel per group of metric names, one line per run and metric.
+
+    rows_by_run: {run label: [{"step", "name", "value", "time"}, ...]}
+    groups: e.g. [["train/loss", "val/loss"], ["lr"]]; default: one panel per metric name.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = []
+    for rows in rows_by_run.values():
+        for r in rows:
+            if r["name"] not in names:
+                names.append(r["name"])
+    if groups is None:
+        groups = [[n] for n in names]
+    groups = [[n for n in g if n in names] for g in groups]
+    groups = [g for g in groups if g][:max_panels]
+    if not groups:
+        fig = go.Figure()
+        fig.update_layout(height=220, title=title or None, margin=dict(l=40, r=10, t=30, b=30))
+        return fig
+    cols = 1 if len(groups) == 1 else 2
+    nrows = (len(groups) + cols - 1) // cols
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[" · ".join(g) for g in groups],
+                        horizontal_spacing=0.08, vertical_spacing=0.12 if nrows > 1 else 0.1)
+    multi_run = len(rows_by_run) > 1
+    for gi, group in enumerate(groups):
+        r, c = gi // cols + 1, gi % cols + 1
+        for run_label, rows in rows_by_run.items():
+            series = defaultdict(list)
+            t0 = rows[0]["time"] if rows else 0
+            for row in rows:
+                if row["name"] in group:
+                    xv = row["step"] if x == "step" else row["time"] - t0
+                    series[row["name"]].append((xv, row["value"]))
+            for name, pts in series.items():
+                pts.sort()
+                label = f"{run_label} · {name}" if multi_run else name
+                fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers" if len(pts) < 30 else "lines",
+                                         name=label, legendgroup=label, marker=dict(size=4)), row=r, col=c)
+    fig.update_layout(height=260 * nrows + 40, margin=dict(l=40, r=10, t=40, b=30), title=title or None,
+                      legend=dict(orientation="h", y=-0.12), template="plotly_white")
+    return fig

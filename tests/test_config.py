@@ -1,0 +1,59 @@
+from dataclasses import dataclass
+
+import pytest
+
+from workbench.config import ConfigError, StageConfig, param, section
+
+
+@dataclass
+class Inner(StageConfig):
+    on: bool = param(True, ko="켜기", en="On")
+    threshold: float = param(0.5, ko="문턱", en="Threshold", min=0.0, max=1.0)
+
+
+@dataclass
+class Demo(StageConfig):
+    lr: float = param(3e-4, ko="학습률", en="Learning rate", min=0.0)
+    steps: int = param(10, ko="단계", en="Steps", min=1)
+    mode: str = param("a", ko="모드", en="Mode", choices=["a", "b"])
+    names: list[str] = param(["x"], ko="이름", en="Names")
+    inner: Inner = section(Inner, ko="안쪽", en="Inner")
+
+    def check(self):
+        return [("steps", "must be even")] if self.steps % 2 else []
+
+
+def test_defaults_and_sets():
+    c = Demo.load(sets=["lr=1e-3", "inner.threshold=0.25", "inner.on=false", "names=a, b"])
+    assert c.lr == 1e-3 and c.inner.threshold == 0.25 and c.inner.on is False and c.names == ["a", "b"]
+    assert Demo.from_dict(c.to_dict()) == c
+
+
+def test_errors_name_the_field_and_fix(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        Demo.load(sets=["steps=abc"])
+    assert e.value.errors[0][0] == "steps" and "whole number" in e.value.errors[0][1]
+    with pytest.raises(ConfigError) as e:
+        Demo.load(sets=["inner.threshold=2"])
+    assert e.value.errors[0][0] == "inner.threshold" and "<= 1.0" in e.value.errors[0][1]
+    with pytest.raises(ConfigError) as e:
+        Demo.load(sets=["stpes=4"])
+    assert "did you mean 'steps'" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        Demo.load(sets=["steps=3"])
+    assert e.value.errors == [("steps", "must be even")]
+    with pytest.raises(ConfigError) as e:
+        Demo.load(sets=["mode=c"])
+    assert e.value.errors[0][0] == "mode"
+    p = tmp_path / "c.yaml"
+    p.write_text("lr: 0.1\ninner:\n  threshold: 0.9\n  bogus: 1\n")
+    with pytest.raises(ConfigError) as e:
+        Demo.load(p)
+    assert e.value.errors[0][0] == "inner.bogus"
+
+
+def test_field_infos_flatten_sections():
+    paths = [f.path for f in Demo.field_infos()]
+    assert paths == ["lr", "steps", "mode", "names", "inner.on", "inner.threshold"]
+    info = {f.path: f for f in Demo.field_infos()}
+    assert info["inner.threshold"].label("ko") == "문턱" and info["mode"].choices == ["a", "b"]

@@ -1,0 +1,142 @@
+"""`python -m workbench <stage> --config FILE [--set key=value ...]`
+
+Runs exactly the code the UI runs for a stage and ends with one JSON line on
+stdout summarizing the result (paths, counts, metrics). Logs go to stderr.
+Exit codes: 0 succeeded, 1 failed, 2 invalid input, 3 stopped or interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+
+from . import stages
+from .config import ConfigError
+from .errors import UserError, describe_exception
+from .runtime import RunContext, StopRequested, setup_logging
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m workbench",
+        description="Korean LLM Workbench: every stage of the UI, from the command line.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="stages:\n" + "\n".join(f"  {n:<18} {stages.REGISTRY[n][1]}" for n in stages.available())
+        + "\n\nrun `python -m workbench <stage> --help` for a stage's flags and config fields.",
+    )
+    p.add_argument("stage", nargs="?", help="the stage to run")
+    return p
+
+
+def stage_parser(stage: stages.Stage) -> argparse.ArgumentParser:
+    fields = "\n".join(
+        f"  {fi.path:<28} {fi.meta.get('en', '')} (default: {json.dumps(fi.default, ensure_ascii=False)})"
+        for fi in stage.config.field_infos())
+    p = argparse.ArgumentParser(
+        prog=f"python -m workbench {stage.name}", description=stage.help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"config fields (set with --set field=value, or in the --config file):\n{fields}")
+    p.add_argument("--config", help="JSON or YAML file with config fields")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field (repeatable)")
+    p.add_argument("--workspace", default=os.environ.get("WORKBENCH_WORKSPACE", "workspace"),
+                   help="project workspace folder (default: ./workspace or $WORKBENCH_WORKSPACE)")
+    p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by the app's job runner
+    p.add_argument("--name", help="a name for this run")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    if stage.add_args:
+        stage.add_args(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0].startswith("-"):
+        build_parser().print_help()
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in stages.available():
+        print(f"unknown stage '{name}': choose one of {', '.join(stages.available())}", file=sys.stderr)
+        _emit({"ok": False, "stage": name, "error": f"unknown stage '{name}'"})
+        return 2
+    stage = stages.get(name)
+    args = stage_parser(stage).parse_args(rest)
+
+    try:
+        base = stage.args_to_updates(args) if stage.args_to_updates else {}
+        cfg = stage.config.load(args.config, args.set, base=base)
+    except ConfigError as e:
+        for f, m in e.errors:
+            print(f"invalid config: {f}: {m}" if f else f"invalid config: {m}", file=sys.stderr)
+        _emit({"ok": False, "stage": name, "status": "invalid", "error": str(e)})
+        return 2
+    if args.print_config:
+        print(cfg.to_json())
+        return 0
+    return run_stage(stage, cfg, args.workspace, run_id=args.run_id, run_name=args.name)
+
+
+def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = None,
+              run_name: str | None = None) -> int:
+    from state import Workspace
+
+    rank = int(os.environ.get("RANK", "0"))
+    ws = Workspace(workspace)
+    store = ws.store
+    if run_id:  # launched by the app's job runner, which created and claimed the run
+        run = store.get_run(run_id)
+        if run is None:
+            print(f"run '{run_id}' does not exist in {ws.root}", file=sys.stderr)
+            return 2
+    elif rank == 0:
+        import psutil
+        run_id = store.create_run(stage.name, cfg.to_dict(), name=run_name, command=[sys.executable, "-m", "workbench",
+                                  stage.name, *sys.argv[2:]], device=stage.device(cfg), status="running")
+        store.update_run(run_id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    else:
+        run_id = os.environ.get("WORKBENCH_RUN_ID")
+    os.environ["WORKBENCH_RUN_ID"] = run_id or ""
+    log_file = ws.run_dir(run_id) / "log.txt" if (run_id and not os.environ.get("WORKBENCH_SUPERVISED")) else None
+    setup_logging(log_file if rank == 0 else None)
+    if rank == 0:
+        (ws.run_dir(run_id) / "config.json").write_text(cfg.to_json(), encoding="utf-8")
+
+    ctx = RunContext(ws, run_id, stage.name, rank=rank)
+    ctx.install_signal_handlers()
+    t0 = time.time()
+    status, error, summary, code = "succeeded", None, {}, 0
+    try:
+        summary = stage.run(cfg, ctx) or {}
+        if ctx.should_stop:
+            status, code = ("interrupted" if ctx.parent_died else "stopped"), 3
+    except StopRequested:
+        status, code = ("interrupted" if ctx.parent_died else "stopped"), 3
+    except UserError as e:
+        status, error, code = "failed", str(e), 1
+    except BaseException as e:  # noqa: BLE001 - every failure is recorded, then reported
+        traceback.print_exc()
+        status, error, code = "failed", describe_exception(e), 1
+    finally:
+        ctx.flush()
+    if status in ("stopped", "interrupted") and not error:
+        error = ctx.stop_reason or None
+    if rank == 0:
+        store.finish_run(run_id, status, error=error, exit_code=code, summary=summary)
+    out = {"ok": status == "succeeded", "stage": stage.name, "run_id": run_id, "status": status,
+           "seconds": round(time.time() - t0, 2), **summary}
+    if error:
+        out["error"] = error
+    if rank == 0:
+        _emit(out)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

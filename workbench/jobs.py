@@ -1,0 +1,272 @@
+"""The job queue: long work runs as a child process with the stage's own CLI.
+
+A background thread of the app (the supervisor) starts queued runs one at a time
+per device, watches them, and records how they ended. The UI never holds a job
+object: it reads the store, so a browser refresh or a second browser sees the same
+thing, and a crash in a job cannot take the app down.
+
+Stop: the run's `stop_requested` flag is set and SIGTERM goes to the child's
+process group; the stage checkpoints and exits as `stopped`. A child still alive
+after the grace period is killed (and recorded as `stopped`, with a note).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from state import Workspace
+
+from . import stages
+from .config import StageConfig
+
+log = logging.getLogger("workbench.jobs")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def tail(path: Path, lines: int = 40, max_bytes: int = 64_000) -> str:
+    """The last lines of a (log) file, decoded leniently."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read()
+    except OSError:
+        return ""
+    return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
+
+
+def pid_alive(pid: int | None, started: float | None) -> bool:
+    """True if the process exists and is the same one we recorded (guards against pid reuse)."""
+    if not pid:
+        return False
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(p.create_time() - started) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def build_command(stage: str, config_path: Path, workspace: Path, run_id: str, cfg: StageConfig) -> list[str]:
+    """The exact command line a user could type; multi-process stages go under torchrun."""
+    cli = ["-m", "workbench", stage, "--config", str(config_path), "--workspace", str(workspace), "--run-id", run_id]
+    nproc = int(getattr(cfg, "nproc", 1) or 1)
+    launcher = getattr(cfg, "launcher", "python")
+    if launcher == "torchrun" or (nproc > 1 and launcher != "accelerate"):
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cli]
+    if launcher == "accelerate":
+        return [sys.executable, "-m", "accelerate.commands.launch", f"--num_processes={nproc}", *cli]
+    return [sys.executable, *cli]
+
+
+@dataclass
+class _Child:
+    run_id: str
+    proc: subprocess.Popen
+    log_file: object
+    kill_at: float | None = None
+
+
+class JobManager:
+    def __init__(self, ws: Workspace, *, poll_s: float = 0.3, grace_s: float = 8.0):
+        self.ws = ws
+        self.store = ws.store
+        self.poll_s = poll_s
+        self.grace_s = grace_s
+        self._children: dict[str, _Child] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._quit = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_orphan_check = 0.0
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> "JobManager":
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="workbench-supervisor", daemon=True)
+        self._thread.start()
+        return self
+
+    def shutdown(self, stop_jobs: bool = True) -> None:
+        if stop_jobs:
+            for run_id in list(self._children):
+                self.stop(run_id)
+            deadline = time.time() + self.grace_s + 2
+            while self._children and time.time() < deadline:
+                time.sleep(0.1)
+        self._quit.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def recover(self) -> list[str]:
+        """Runs the store says are active but whose process is gone were left by a dead app."""
+        changed = []
+        for run in self.store.list_runs(status=("running", "queued"), limit=10_000):
+            if run.status == "running" and pid_alive(run.pid, run.pid_started):
+                continue  # e.g. a run started from a terminal, still going
+            if run.status == "running":
+                reason = (f"interrupted: the app or the process running this job stopped while it was running "
+                          f"(process {run.pid} no longer exists). Resume or start it again.")
+            else:
+                reason = "interrupted: the app stopped before this queued run started. Start it again."
+            if self.store.finish_run(run.id, "interrupted", error=reason, only_if_active=True):
+                changed.append(run.id)
+        return changed
+
+    # -- API used by tabs -------------------------------------------------------
+    def submit(self, stage: str, cfg: StageConfig, *, name: str | None = None, parent_run: str | None = None) -> str:
+        st = stages.get(stage)
+        cfg.validate()
+        device = st.device(cfg)
+        run_id = self.store.new_run_id(stage)
+        run_dir = self.ws.run_dir(run_id)
+        config_path = run_dir / "config.json"
+        config_path.write_text(cfg.to_json(), encoding="utf-8")
+        cmd = build_command(stage, config_path, self.ws.root, run_id, cfg)
+        self.store.create_run(stage, cfg.to_dict(), run_id=run_id, name=name, command=cmd, device=device,
+                              parent_run=parent_run)
+        self._wake.set()
+        return run_id
+
+    def stop(self, run_id: str) -> str:
+        """Ask a run to stop. Returns what happened, for the UI."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            return "unknown run"
+        if run.status == "queued":
+            if self.store.finish_run(run_id, "stopped", error="stopped before it started", only_if_active=True):
+                return "removed from the queue"
+            run = self.store.get_run(run_id)
+        if run.status != "running":
+            return f"already {run.status}"
+        self.store.request_stop(run_id)
+        with self._lock:
+            child = self._children.get(run_id)
+            if child is not None and child.kill_at is None:
+                child.kill_at = time.time() + self.grace_s
+        _signal_group(run.pid, signal.SIGTERM)
+        self._wake.set()
+        return "stopping"
+
+    def command_line(self, run_id: str) -> str:
+        run = self.store.get_run(run_id)
+        return " ".join(_shell_quote(c) for c in (run.command or [])) if run else ""
+
+    # -- supervisor --------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._quit.is_set():
+            try:
+                self._reap()
+                self._launch()
+                self._enforce_kills()
+                self._check_orphans()
+            except Exception:  # noqa: BLE001 - the supervisor must survive anything
+                log.exception("supervisor loop error")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def _launch(self) -> None:
+        devices = {r.device for r in self.store.list_runs(status=("queued",), limit=10_000)}
+        for device in sorted(devices):
+            run = self.store.claim_next(device)
+            if run is None:
+                continue
+            run_dir = self.ws.run_dir(run.id)
+            log_path = run_dir / "log.txt"
+            env = dict(os.environ, PYTHONUNBUFFERED="1", WORKBENCH_SUPERVISED="1", WORKBENCH_RUN_ID=run.id)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+            logf = open(log_path, "ab", buffering=0)
+            logf.write(f"$ {' '.join(_shell_quote(c) for c in run.command or [])}\n".encode())
+            try:
+                proc = subprocess.Popen(run.command, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        cwd=PROJECT_ROOT, env=env, start_new_session=True)
+            except OSError as e:
+                logf.close()
+                self.store.finish_run(run.id, "failed", error=f"could not start the job: {e}")
+                continue
+            try:
+                started = psutil.Process(proc.pid).create_time()
+            except psutil.NoSuchProcess:
+                started = None
+            self.store.update_run(run.id, pid=proc.pid, pid_started=started)
+            with self._lock:
+                self._children[run.id] = _Child(run.id, proc, logf)
+            log.info("started %s (pid %s)", run.id, proc.pid)
+
+    def _reap(self) -> None:
+        with self._lock:
+            items = list(self._children.items())
+        for run_id, child in items:
+            code = child.proc.poll()
+            if code is None:
+                continue
+            child.log_file.close()
+            with self._lock:
+                self._children.pop(run_id, None)
+            run = self.store.get_run(run_id)
+            if run is None or run.status != "running":
+                continue  # the child recorded its own ending
+            # The child died without recording an ending (killed, crashed hard, out of memory).
+            if run.stop_requested:
+                note = "stopped: killed after not stopping within the grace period" if child.kill_at and \
+                    time.time() >= child.kill_at else "stopped"
+                self.store.finish_run(run_id, "stopped", error=note, exit_code=code, only_if_active=True)
+                continue
+            why = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+            if code == -signal.SIGKILL:
+                why += " (often the system running out of memory: try a smaller batch or model)"
+            last = tail(self.ws.run_dir(run_id) / "log.txt", 15)
+            self.store.finish_run(run_id, "failed", error=f"the job {why}.\n--- last log lines ---\n{last}",
+                                  exit_code=code, only_if_active=True)
+
+    def _enforce_kills(self) -> None:
+        now = time.time()
+        with self._lock:
+            items = list(self._children.values())
+        for child in items:
+            if child.kill_at is not None and now >= child.kill_at and child.proc.poll() is None:
+                log.warning("killing %s after the grace period", child.run_id)
+                _signal_group(child.proc.pid, signal.SIGKILL)
+
+    def _check_orphans(self) -> None:
+        """Runs started outside this app (a terminal) that died without recording an ending."""
+        if time.time() - self._last_orphan_check < 5:
+            return
+        self._last_orphan_check = time.time()
+        for run in self.store.list_runs(status=("running",), limit=1000):
+            if run.id in self._children:
+                continue
+            if not pid_alive(run.pid, run.pid_started) and time.time() - (run.started or 0) > 5:
+                self.store.finish_run(run.id, "interrupted", only_if_active=True,
+                                      error=f"interrupted: process {run.pid} ended without recording a result")
+
+
+def _signal_group(pid: int | None, sig: int) -> None:
+    if not pid:
+        return
+    try:
+        os.killpg(pid, sig)  # jobs we start lead their own process group (torchrun ranks included)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _shell_quote(s: str) -> str:
+    import shlex
+    return shlex.quote(str(s))
+
