@@ -14,7 +14,7 @@ LANGS = ("ko", "en")
 
 # Shared strings: key -> (ko, en). Tab-specific strings live with their tab.
 STRINGS: dict[str, tuple[str, str]] = {
-    "title": ("# 🇰🇷 한국어 LLM 워크벤치", "# 🇰🇷 Korean LLM Workbench"),
+    "title": ("# 한국어 LLM 워크벤치", "# Korean LLM Workbench"),
     "subtitle": ("말뭉치에서 챗봇까지, 한 단계씩 직접 만들어 보는 언어 모델의 일생.",
                  "The whole life of a language model, from raw Korean text to a chatbot, by hand."),
     "language": ("언어", "Language"),

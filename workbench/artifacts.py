@@ -1,0 +1,95 @@
+"""On-disk formats that stages hand to each other (the contract between tabs).
+
+corpus     <dir>/train.parquet [+ validation.parquet]: columns id, text, source (strings);
+           <dir>/workbench.json: recipe, counts, lineage notes.
+tokenizer  a Hugging Face fast-tokenizer folder (AutoTokenizer.from_pretrained(dir) loads it with
+           no project code) + workbench.json (algorithm, settings, corpus).
+model      a Hugging Face model folder: config.json, model.safetensors, generation_config.json, the
+           tokenizer files, README.md (model card) + workbench.json (arch config, data lineage, metrics).
+
+Every artifact folder carries `workbench.json`; the store row holds the same meta.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+META_FILE = "workbench.json"
+SPLITS = ("train", "validation")
+
+
+def write_meta(folder: str | Path, meta: dict) -> None:
+    Path(folder, META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+def read_meta(folder: str | Path) -> dict:
+    p = Path(folder, META_FILE)
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+
+# -- corpus ------------------------------------------------------------------------
+def corpus_split_path(folder: str | Path, split: str = "train") -> Path:
+    return Path(folder) / f"{split}.parquet"
+
+
+def corpus_splits(folder: str | Path) -> dict[str, Path]:
+    return {s: corpus_split_path(folder, s) for s in SPLITS if corpus_split_path(folder, s).is_file()}
+
+
+def write_corpus_split(folder: str | Path, split: str, rows: Iterator[dict] | list[dict], batch: int = 20_000) -> int:
+    """Stream rows {id, text, source} into <folder>/<split>.parquet. Returns the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string())])
+    n = 0
+    with pq.ParquetWriter(corpus_split_path(folder, split), schema, compression="zstd") as w:
+        buf: list[dict] = []
+        for r in rows:
+            buf.append(r)
+            if len(buf) >= batch:
+                w.write_table(pa.Table.from_pylist(buf, schema=schema))
+                n += len(buf)
+                buf = []
+        if buf or n == 0:
+            w.write_table(pa.Table.from_pylist(buf, schema=schema))
+            n += len(buf)
+    return n
+
+
+def iter_corpus(folder: str | Path, split: str = "train", *, columns=("id", "text", "source"),
+                batch_size: int = 10_000, limit: int | None = None) -> Iterator[dict]:
+    """Rows of a corpus split, streamed (never the whole file in memory)."""
+    import pyarrow.parquet as pq
+
+    path = corpus_split_path(folder, split)
+    if not path.is_file():
+        raise FileNotFoundError(f"corpus '{folder}' has no {split} split ({path.name} is missing)")
+    n = 0
+    for rb in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=list(columns)):
+        for row in rb.to_pylist():
+            yield row
+            n += 1
+            if limit is not None and n >= limit:
+                return
+
+
+def iter_corpus_texts(folder: str | Path, split: str = "train", limit: int | None = None) -> Iterator[str]:
+    for row in iter_corpus(folder, split, columns=("text",), limit=limit):
+        yield row["text"]
+
+
+def corpus_size(folder: str | Path, split: str = "train") -> int:
+    import pyarrow.parquet as pq
+
+    path = corpus_split_path(folder, split)
+    return pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
+
+
+# -- tokenizer / model ----------------------------------------------------------------
+def load_tokenizer(folder: str | Path):
+    """A tokenizer artifact as a transformers fast tokenizer (exactly what a user would load)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder))
