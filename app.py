@@ -22,6 +22,11 @@ TABS: list[tuple[str, tuple[str, str]]] = [
     ("tabs.runs_tab", ("실행 기록", "Runs")),
 ]
 
+# Extra tabs from the environment, "module:Korean label:English label;..." (plugins, and test fixtures).
+for _item in filter(None, os.environ.get("WORKBENCH_EXTRA_TABS", "").split(";")):
+    _mod, _ko, _en = _item.split(":")
+    TABS.insert(-1, (_mod, (_ko, _en)))
+
 CSS = """
 .wb-badge {color: white; padding: 1px 8px; border-radius: 8px; font-size: 0.85em; margin: 0 4px;}
 .wb-run progress {width: 60%; height: 14px; vertical-align: middle;}

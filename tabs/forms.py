@@ -34,8 +34,10 @@ def _widget(fi: FieldInfo, value: Any, lang: str):
         lo, hi = meta.get("min"), meta.get("max")
         if base is float and lo is not None and hi is not None and hi - lo <= 1.0:
             return gr.Slider(lo, hi, value=value, step=meta.get("step") or 0.01, label=label, info=info)
-        return gr.Number(value=value, label=label, info=info, minimum=lo, maximum=hi,
-                         precision=0 if base is int else None, step=meta.get("step") or (1 if base is int else None))
+        # No minimum/maximum on the widget: gradio would refuse the value with a generic toast; our own
+        # validation names the field and the allowed range instead.
+        return gr.Number(value=value, label=label, info=info, precision=0 if base is int else None,
+                         step=meta.get("step") or (1 if base is int else None))
     if is_list:
         return gr.Textbox(value=", ".join(map(str, value or [])), label=label, info=info,
                           lines=3 if meta.get("multiline") else 1)

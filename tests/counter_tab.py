@@ -1,0 +1,25 @@
+"""A tab for the counter test stage (test fixture): a generated form, Start, and the shared job panel."""
+import gradio as gr
+
+from tabs.components import AppContext, JobPanel
+from tabs.forms import ConfigForm, config_error_markdown
+
+
+def build(ctx: AppContext):
+    ui = ctx.ui
+    from tests.counter_stage import CounterConfig
+    form = ConfigForm(ctx, CounterConfig, include=["steps", "step_seconds"])
+    go = ui.reg(gr.Button(ui.text(("시작", "Start")), variant="primary", elem_id="counter-start"),
+                value=("시작", "Start"))
+    msg = gr.Markdown(elem_id="counter-msg")
+    panel = JobPanel(ctx, "counter", groups=[["loss"]])
+
+    def start(lang, *values):
+        from workbench.config import ConfigError
+        try:
+            cfg = form.to_config(values)
+        except ConfigError as e:
+            return gr.skip(), config_error_markdown(e, lang)
+        return ctx.jobs.submit("counter", cfg), ""
+
+    go.click(start, [ui.lang_box, *form.components], [panel.run_id, msg])
