@@ -93,3 +93,19 @@ def load_tokenizer(folder: str | Path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(folder))
+
+
+# -- architecture -------------------------------------------------------------------
+ARCH_FILE = "arch.json"
+
+
+def save_arch(folder: str | Path, arch_dict: dict) -> None:
+    """An 'arch' artifact: the ArchConfig fields (arch.json) that the pretrain stage trains."""
+    Path(folder, ARCH_FILE).write_text(json.dumps(arch_dict, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def load_arch(folder: str | Path) -> dict:
+    p = Path(folder, ARCH_FILE)
+    if not p.is_file():
+        raise FileNotFoundError(f"'{folder}' holds no {ARCH_FILE}: pick an architecture artifact")
+    return json.loads(p.read_text(encoding="utf-8"))
