@@ -90,8 +90,10 @@ def build_app(ctx):
                         continue  # this stage's tab is not built yet
                     raise
                 with gr.Tab(pick(label, ui.lang), id=module.split(".")[-1]) as tab:
-                    mod.build(ctx)
+                    on_open = mod.build(ctx)
                 ui.reg(tab, label=label)
+                if on_open:  # (fn, inputs, outputs): refresh pickers with what other tabs made meanwhile
+                    tab.select(*on_open, queue=False)
         ui.lang_box.change(lambda lg: ui.updates(lg), [ui.lang_box], ui.components(), queue=False)
     return demo
 

@@ -262,6 +262,22 @@ class Store:
         run_id = self._write(claim)
         return self.get_run(run_id) if run_id else None
 
+    def requeue(self, run_id: str, command: list | None = None) -> None:
+        """Put an ended run back in the queue (resume), clearing how it ended."""
+        def rq(conn):
+            sets = "status='queued', ended=NULL, error=NULL, exit_code=NULL, stop_requested=0, pid=NULL, " \
+                   "pid_started=NULL, summary=NULL"
+            if command is not None:
+                conn.execute(f"UPDATE runs SET {sets}, command=? WHERE id=?", (_json(command), run_id))
+            else:
+                conn.execute(f"UPDATE runs SET {sets} WHERE id=?", (run_id,))
+
+        self._write(rq)
+
+    def delete_metrics_after(self, run_id: str, step: int) -> None:
+        """Drop metrics past a checkpoint's step, so a resumed run's curves continue without duplicates."""
+        self._write(lambda c: c.execute("DELETE FROM metrics WHERE run=? AND step>?", (run_id, step)))
+
     def set_progress(self, run_id: str, done: float, total: float | None, msg: str | None = None) -> None:
         self.update_run(run_id, progress_done=done, progress_total=total, progress_msg=msg, progress_time=time.time())
 

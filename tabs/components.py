@@ -163,9 +163,11 @@ def artifact_choices(store, kind: str | list[str]) -> list[tuple[str, str]]:
 
 
 def artifact_picker(ctx: AppContext, kind: str | list[str], label: tuple[str, str], *, multiselect: bool = False,
-                    info: tuple[str, str] | None = None, **kw) -> gr.Dropdown:
+                    info: tuple[str, str] | None = None, optional: bool = False, **kw) -> gr.Dropdown:
+    """A dropdown of artifacts of some kind(s), newest first; its value is the artifact id (a string).
+    optional: start empty instead of on the newest artifact."""
     choices = artifact_choices(ctx.store, kind)
-    value = ([] if multiselect else (choices[0][1] if choices else None))
+    value = [] if multiselect else (None if optional or not choices else choices[0][1])
     dd = gr.Dropdown(choices=choices, value=value, label=ctx.ui.text(label), multiselect=multiselect,
                      info=ctx.ui.text(info) if info else None, **kw)
     attrs = {"label": label}
@@ -173,6 +175,7 @@ def artifact_picker(ctx: AppContext, kind: str | list[str], label: tuple[str, st
         attrs["info"] = info
     ctx.ui.reg(dd, **attrs)
     dd.kind = kind  # remembered for refresh_picker
+    dd.optional = optional
     return dd
 
 
@@ -182,7 +185,8 @@ def refresh_picker(ctx: AppContext, dd: gr.Dropdown, current=None):
     if dd.multiselect:
         keep = [v for v in (current or []) if v in values]
         return gr.update(choices=choices, value=keep)
-    value = current if current in values else (choices[0][1] if choices else None)
+    fallback = None if getattr(dd, "optional", False) or not choices else choices[0][1]
+    value = current if current in values else fallback
     return gr.update(choices=choices, value=value)
 
 

@@ -52,7 +52,7 @@ class ConfigForm:
 
     def __init__(self, ctx: AppContext, cls: type[StageConfig], *, include: Iterable[str] | None = None,
                  exclude: Iterable[str] = (), defaults: StageConfig | None = None, columns: int = 3,
-                 open_sections: bool = False):
+                 open_sections: bool = False, flatten_sections: bool = False):
         self.ctx, self.cls = ctx, cls
         cfg = defaults or cls()
         inc = list(include) if include is not None else None
@@ -66,20 +66,29 @@ class ConfigForm:
         lang = ctx.ui.lang
         sections: dict[str, list[FieldInfo]] = {}
         for fi in infos:
-            sec = fi.path.rsplit(".", 1)[0] if "." in fi.path else ""
-            sections.setdefault("(advanced)" if fi.meta.get("advanced") and not sec else sec, []).append(fi)
+            sec = "" if flatten_sections or "." not in fi.path else fi.path.rsplit(".", 1)[0]
+            sections.setdefault(sec, []).append(fi)
         for sec, fis in sections.items():
             if sec == "":
-                self._grid(fis, cfg, lang, columns)
+                self._group(fis, cfg, lang, columns)
             else:
                 label = self._section_label(sec)
                 with gr.Accordion(ctx.ui.text(label), open=open_sections) as acc:
-                    self._grid(fis, cfg, lang, columns)
+                    self._group(fis, cfg, lang, columns)
                 ctx.ui.reg(acc, label=label)
 
+    def _group(self, fis: list[FieldInfo], cfg: StageConfig, lang: str, columns: int) -> None:
+        """Plain fields in a grid; fields marked advanced folded into an accordion of their own."""
+        basic = [fi for fi in fis if not fi.meta.get("advanced")]
+        advanced = [fi for fi in fis if fi.meta.get("advanced")]
+        self._grid(basic, cfg, lang, columns)
+        if advanced:
+            label = ("고급 설정", "Advanced settings")
+            with gr.Accordion(self.ctx.ui.text(label), open=False) as acc:
+                self._grid(advanced, cfg, lang, columns)
+            self.ctx.ui.reg(acc, label=label)
+
     def _section_label(self, sec: str) -> tuple[str, str]:
-        if sec == "(advanced)":
-            return ("고급 설정", "Advanced settings")
         import dataclasses
         import typing
         obj: Any = self.cls
@@ -104,7 +113,8 @@ class ConfigForm:
 
     @property
     def components(self) -> list:
-        return list(self.widgets.values())
+        """Widgets in `infos` order (the order to_config and values_of use)."""
+        return [self.widgets[fi.path] for fi in self.infos]
 
     def to_config(self, values: list | tuple, base: StageConfig | None = None, **extra) -> StageConfig:
         """Build and validate a config from widget values (in `components` order). Raises ConfigError."""

@@ -48,7 +48,9 @@ def stage_parser(stage: stages.Stage) -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field (repeatable)")
     p.add_argument("--workspace", default=os.environ.get("WORKBENCH_WORKSPACE", "workspace"),
                    help="project workspace folder (default: ./workspace or $WORKBENCH_WORKSPACE)")
-    p.add_argument("--run-id", help=argparse.SUPPRESS)  # set by the app's job runner
+    p.add_argument("--run-id", help="attach to an existing run (the app's job runner passes it); with --resume, "
+                                    "continue that run from its latest checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run given by --run-id")
     p.add_argument("--name", help="a name for this run")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
     if stage.add_args:
@@ -80,21 +82,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_config:
         print(cfg.to_json())
         return 0
-    return run_stage(stage, cfg, args.workspace, run_id=args.run_id, run_name=args.name)
+    return run_stage(stage, cfg, args.workspace, run_id=args.run_id, run_name=args.name, resume=args.resume)
 
 
 def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = None,
-              run_name: str | None = None) -> int:
+              run_name: str | None = None, resume: bool = False) -> int:
     from state import Workspace
 
     rank = int(os.environ.get("RANK", "0"))
     ws = Workspace(workspace)
     store = ws.store
-    if run_id:  # launched by the app's job runner, which created and claimed the run
+    if resume and not run_id:
+        print("--resume needs --run-id RUN (the run to continue)", file=sys.stderr)
+        _emit({"ok": False, "stage": stage.name, "status": "invalid", "error": "--resume needs --run-id"})
+        return 2
+    if run_id and rank == 0:  # the app's job runner created and claimed the run; or a terminal resumes one
         run = store.get_run(run_id)
         if run is None:
             print(f"run '{run_id}' does not exist in {ws.root}", file=sys.stderr)
+            _emit({"ok": False, "stage": stage.name, "status": "invalid", "error": f"no run {run_id}"})
             return 2
+        if run.status != "running":
+            if not resume:
+                print(f"run '{run_id}' is {run.status}: add --resume to continue it", file=sys.stderr)
+                _emit({"ok": False, "stage": stage.name, "status": "invalid", "error": f"run {run_id} is {run.status}"})
+                return 2
+            import psutil
+            store.requeue(run_id)
+            store.update_run(run_id, status="running", started=time.time(), pid=os.getpid(),
+                             pid_started=psutil.Process().create_time())
     elif rank == 0:
         import psutil
         run_id = store.create_run(stage.name, cfg.to_dict(), name=run_name, command=[sys.executable, "-m", "workbench",
@@ -108,7 +124,7 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
     if rank == 0:
         (ws.run_dir(run_id) / "config.json").write_text(cfg.to_json(), encoding="utf-8")
 
-    ctx = RunContext(ws, run_id, stage.name, rank=rank)
+    ctx = RunContext(ws, run_id, stage.name, rank=rank, resume=resume)
     ctx.install_signal_handlers()
     t0 = time.time()
     status, error, summary, code = "succeeded", None, {}, 0

@@ -109,3 +109,36 @@ def load_arch(folder: str | Path) -> dict:
     if not p.is_file():
         raise FileNotFoundError(f"'{folder}' holds no {ARCH_FILE}: pick an architecture artifact")
     return json.loads(p.read_text(encoding="utf-8"))
+
+
+# -- references in configs ------------------------------------------------------------
+def resolve(ws, kind: str | tuple[str, ...], ref: str | int | None, what: str = "artifact"):
+    """Find an artifact from a config value: its id ("12" or "#12"), its name, or a folder path.
+
+    Returns (path, artifact or None). Raises UserError naming what to pick.
+    """
+    from .errors import UserError
+
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    ref = "" if ref is None else str(ref).strip()
+    if not ref:
+        raise UserError(f"no {what} chosen: pick a {' or '.join(kinds)} artifact (by name or id) or give a folder path")
+    if ws is not None:
+        key = ref.lstrip("#")
+        art = ws.store.get_artifact(int(key)) if key.isdigit() else None
+        if art is None:
+            for k in kinds:
+                art = ws.store.get_artifact(kind=k, name=ref)
+                if art is not None:
+                    break
+        if art is not None:
+            if art.kind not in kinds:
+                raise UserError(f"artifact #{art.id} '{art.name}' is a {art.kind}, not a {' or '.join(kinds)}")
+            if not Path(art.path).exists():
+                raise UserError(f"the files of {art.kind} '{art.name}' are missing ({art.path}): re-create it")
+            return Path(art.path), art
+    p = Path(ref).expanduser()
+    if p.exists():
+        return p.resolve(), None
+    raise UserError(f"{what} '{ref}' is neither an artifact of kind {' or '.join(kinds)} in this workspace nor an "
+                    "existing path: pick one from the list, or check the name")

@@ -161,6 +161,20 @@ class JobManager:
         self._wake.set()
         return "stopping"
 
+    def resume(self, run_id: str) -> str:
+        """Queue an ended run again to continue from its latest checkpoint (same run id, same curves)."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            return "unknown run"
+        if run.status in ("queued", "running"):
+            return f"already {run.status}"
+        cmd = list(run.command or [])
+        if "--resume" not in cmd:
+            cmd.append("--resume")
+        self.store.requeue(run_id, cmd)
+        self._wake.set()
+        return "queued to resume"
+
     def command_line(self, run_id: str) -> str:
         run = self.store.get_run(run_id)
         return " ".join(_shell_quote(c) for c in (run.command or [])) if run else ""

@@ -28,12 +28,13 @@ class StopRequested(Exception):
 
 class RunContext:
     def __init__(self, ws: Workspace | None, run_id: str | None, stage: str, *, rank: int = 0,
-                 metric_flush_s: float = 1.0):
+                 metric_flush_s: float = 1.0, resume: bool = False):
         self.ws = ws
         self.store = ws.store if ws else None
         self.run_id = run_id
         self.stage = stage
         self.rank = rank
+        self.resume = resume  # continue this run from its latest checkpoint
         self._stop = threading.Event()
         self._stop_reason = ""
         self._last_store_check = 0.0

@@ -1,0 +1,48 @@
+"""Model FLOPs per token and the machine's measured matmul peak, for the MFU estimate."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..arch.families import ATTENTION
+
+
+def train_flops_per_token(n_non_embedding: int, vocab: int, width: int, depth: int, seq_len: int,
+                          family: str) -> float:
+    """6 x (weights touched per token, output projection included) + attention scores (PaLM appendix B)."""
+    flops = 6.0 * (n_non_embedding + vocab * width)
+    if family in ATTENTION:
+        flops += 12.0 * depth * width * seq_len / 2  # causal: on average half the context is attended
+    return flops
+
+
+def measured_peak_flops(device: str, dtype_name: str = "fp32", cache: Path | None = None) -> float:
+    """Sustained dense matmul FLOP/s on this device and thread count (measured once, then cached)."""
+    import torch
+
+    key = f"{device}:{dtype_name}:{torch.get_num_threads()}"
+    if cache is not None and cache.is_file():
+        known = json.loads(cache.read_text())
+        if key in known:
+            return known[key]
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
+    n = 2048 if device != "cpu" else 1024
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 0.5:
+        a @ b
+        reps += 1
+    sync()
+    peak = 2.0 * n ** 3 * reps / (time.perf_counter() - t0)
+    if cache is not None:
+        known = json.loads(cache.read_text()) if cache.is_file() else {}
+        known[key] = peak
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known))
+    return peak
