@@ -12,12 +12,19 @@ class Inner(StageConfig):
 
 
 @dataclass
+class Inner2(Inner):
+    def check(self):
+        return [("threshold", "inner rule")] if self.threshold == 0.3 else []
+
+
+@dataclass
 class Demo(StageConfig):
     lr: float = param(3e-4, ko="학습률", en="Learning rate", min=0.0)
     steps: int = param(10, ko="단계", en="Steps", min=1)
     mode: str = param("a", ko="모드", en="Mode", choices=["a", "b"])
     names: list[str] = param(["x"], ko="이름", en="Names")
     inner: Inner = section(Inner, ko="안쪽", en="Inner")
+    inner2: Inner2 = section(Inner2, ko="안쪽2", en="Inner 2")
 
     def check(self):
         return [("steps", "must be even")] if self.steps % 2 else []
@@ -43,6 +50,9 @@ def test_errors_name_the_field_and_fix(tmp_path):
         Demo.load(sets=["steps=3"])
     assert e.value.errors == [("steps", "must be even")]
     with pytest.raises(ConfigError) as e:
+        Demo.load(sets=["inner2.threshold=0.3"])
+    assert e.value.errors == [("inner2.threshold", "inner rule")], "nested sections' rules run too"
+    with pytest.raises(ConfigError) as e:
         Demo.load(sets=["mode=c"])
     assert e.value.errors[0][0] == "mode"
     p = tmp_path / "c.yaml"
@@ -54,6 +64,6 @@ def test_errors_name_the_field_and_fix(tmp_path):
 
 def test_field_infos_flatten_sections():
     paths = [f.path for f in Demo.field_infos()]
-    assert paths == ["lr", "steps", "mode", "names", "inner.on", "inner.threshold"]
+    assert paths == ["lr", "steps", "mode", "names", "inner.on", "inner.threshold", "inner2.on", "inner2.threshold"]
     info = {f.path: f for f in Demo.field_infos()}
     assert info["inner.threshold"].label("ko") == "문턱" and info["mode"].choices == ["a", "b"]

@@ -300,7 +300,16 @@ class StageConfig:
                 bad = [x for x in vals if x not in choices]
                 if bad:
                     errors.append((fi.path, f"{bad[0]!r} is not one of {choices}"))
-        errors.extend(self.check())
+        errors.extend(self._checks())
         if errors:
             raise ConfigError(errors)
         return self
+
+    def _checks(self, prefix: str = "") -> list[tuple[str, str]]:
+        """check() of this config and of every nested section, with dotted field names."""
+        out = [(prefix + f if f else f, m) for f, m in self.check()]
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, StageConfig):
+                out.extend(v._checks(f"{prefix}{f.name}."))
+        return out

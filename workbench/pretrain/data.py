@@ -107,7 +107,10 @@ class TokenCache:
     stats: dict
 
     def tokens(self, split: str) -> np.ndarray:
-        return np.memmap(self.folder / f"{split}.bin", dtype=self.dtype, mode="r")
+        path = self.folder / f"{split}.bin"
+        if path.stat().st_size == 0:  # mmap refuses empty files
+            return np.zeros(0, dtype=self.dtype)
+        return np.memmap(path, dtype=self.dtype, mode="r")
 
 
 def build_token_cache(source: TextSource, tokenizer, cache_root: Path, *, val_fraction: float,

@@ -65,6 +65,10 @@ class PretrainConfig(StageConfig):
 
     def check(self) -> list[tuple[str, str]]:
         errors = []
+        for field, what in (("corpus", "a corpus artifact (Corpus tab)"), ("tokenizer", "a tokenizer artifact "
+                                                                                          "(Tokenizer tab)")):
+            if not getattr(self, field).strip():
+                errors.append((field, f"not chosen: pick {what} by name or id, or give a path"))
         if self.warmup_steps >= self.max_steps:
             errors.append(("warmup_steps", f"warmup ({self.warmup_steps}) must be shorter than max_steps "
                                            f"({self.max_steps})"))

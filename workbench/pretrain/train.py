@@ -146,10 +146,9 @@ def run(cfg: PretrainConfig, ctx) -> dict:
     val_bytes = [len(tokenizer.decode(val_ds.block(i)[1:].tolist(), skip_special_tokens=True).encode("utf-8"))
                  for i in range(len(val_ds))]
 
-    # -- model ----------------------------------------------------------------------
-    model = build_model(arch, vocab, bos=tokenizer.bos_token_id, eos=tokenizer.eos_token_id,
-                        pad=tokenizer.pad_token_id, seed=cfg.seed)
-    params = count_params(model)
+    # -- model: counted on the meta device first, so a model that cannot fit is refused before it is built --
+    with torch.device("meta"):
+        params = count_params(build_model(arch, vocab, seed=cfg.seed))
     bytes_per = 2 if (bf16 or fp16) else 4
     need = estimate_train_bytes(params["total"], arch, cfg.batch_size, cfg.seq_len, vocab, bytes_per)
     if device == "cpu":
@@ -158,9 +157,12 @@ def run(cfg: PretrainConfig, ctx) -> dict:
     else:
         avail = torch.cuda.mem_get_info()[0]
     if need > 0.9 * avail:
-        raise UserError(f"this configuration needs about {need / 2**30:.1f} GiB per process but only "
-                        f"{avail / 2**30:.1f} GiB is free: lower batch_size (use grad_accum to keep the effective "
-                        "batch), lower seq_len, or choose a smaller model (depth)")
+        raise UserError(f"this configuration needs about {need / 2**30:.1f} GiB per process "
+                        f"({params['total'] / 1e6:,.0f}M parameters) but only {avail / 2**30:.1f} GiB is free: "
+                        "lower batch_size (use grad_accum to keep the effective batch), lower seq_len, or choose a "
+                        "smaller model (depth)")
+    model = build_model(arch, vocab, bos=tokenizer.bos_token_id, eos=tokenizer.eos_token_id,
+                        pad=tokenizer.pad_token_id, seed=cfg.seed)
     d = arch.dims()
     flops_tok = train_flops_per_token(params["non_embedding"], vocab, d["width"], arch.depth, cfg.seq_len,
                                       arch.family)
