@@ -102,7 +102,7 @@ class JobPanel:
             self.timer = gr.Timer(every)
         lang = ui.lang_box
         self.timer.tick(self.refresh, [self.run_id, lang, self._seen],
-                        [self.header, self.plot, self.samples, self.log, self.cmd, self._seen],
+                        [self.header, self.plot, self.samples, self.log, self.cmd, self._seen, self.note],
                         show_progress="hidden", queue=False)
         self.stop_btn.click(self.stop, [self.run_id, lang], [self.note], queue=False)
 
@@ -122,7 +122,7 @@ class JobPanel:
         run = self.current(run_id)
         header = run_header_html(store, run, lang)
         if run is None:
-            return header, gr.skip(), gr.skip(), "", "", seen
+            return header, gr.skip(), gr.skip(), "", "", seen, gr.skip()
         n = store.metric_count(run.id)
         n_events = len(store.events(run.id, kind="sample", limit=1))
         key = f"{run.id}:{n}:{n_events}:{run.status}"
@@ -134,7 +134,8 @@ class JobPanel:
         from workbench.jobs import tail  # light module-level deps only (psutil, state)
         log_text = tail(self.ctx.ws.run_dir(run.id) / "log.txt", 30)
         cmd = self.ctx.jobs.command_line(run.id)
-        return header, plot, samples, log_text, cmd, key
+        note = gr.skip() if run.status in ("queued", "running") else ""  # a stop note is stale once it ended
+        return header, plot, samples, log_text, cmd, key, note
 
     def samples_markdown(self, run_id: str) -> str:
         ev = self.ctx.store.events(run_id, kind="sample", limit=1)

@@ -98,6 +98,20 @@ def build(ctx: AppContext) -> None:
 
     n_arch, n_train = len(arch_form.components), len(train_form.components)
 
+    # Show the family-specific knobs only for the families that have them.
+    from workbench.arch.families import MOE
+    only_for = {"arch.experts": MOE, "arch.top_k": MOE, "arch.shared_experts": {"qwen2moe", "deepseekv3"},
+                "arch.kv_lora_rank": {"deepseekv3"}, "arch.state_size": {"mamba", "mamba2"}}
+    family_widgets = [arch_form.widgets[p] for p in only_for]
+
+    def on_family(family):
+        return [gr.update(visible=family in fams) for fams in only_for.values()]
+
+    arch_form.widgets["arch.family"].change(on_family, [arch_form.widgets["arch.family"]], family_widgets,
+                                            queue=False)
+    for path, fams in only_for.items():
+        arch_form.widgets[path].visible = PretrainConfig().arch.family in fams
+
     def make_cfg(corpus_id, tok_id, arch_id, values):
         a, t, s = values[:n_arch], values[n_arch:n_arch + n_train], values[n_arch + n_train:]
         cfg = PretrainConfig(corpus=corpus_id or "", tokenizer=tok_id or "", arch_artifact=arch_id or "")
