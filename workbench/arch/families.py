@@ -93,6 +93,9 @@ class ArchConfig(StageConfig):
                                       "experts"))
         if self.family == "mamba2" and (2 * d["width"]) % 64 and (2 * d["width"]) % 16:
             errors.append(("width", "Mamba2 needs 2 x width divisible by its head size (16 or 64)"))
+        if self.family == "rwkv" and self.depth < 2:
+            errors.append(("depth", "RWKV needs at least 2 layers (its initialisation spreads decay rates from the "
+                                    "first to the last layer): use depth 2 or more"))
         if self.family == "rwkv" and d["width"] % 32 and self.width:
             errors.append(("width", "RWKV width should be a multiple of 32"))
         return errors
