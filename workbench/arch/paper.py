@@ -14,7 +14,8 @@ Conventions (stated in the UI too):
   were matmul weights, which changes the totals by well under 1 %;
 - attention FLOPs count the full context (QK^T and AV: 4 x heads x head_dim x context per layer),
   the convention of Kaplan et al. and nanochat, i.e. a kernel that skips the masked half does less;
-- the SSM/RWKV recurrence is elementwise work, counted approximately (8 ops per state element).
+- the Mamba/RWKV recurrence is elementwise work, counted approximately (8 ops per state element);
+  Mamba2's chunked scan is matmuls over chunks of `chunk_size` tokens, counted exactly.
 """
 from __future__ import annotations
 
@@ -172,16 +173,24 @@ def _attn_dims(cfg: Any) -> tuple[int, int, int] | None:
     return None
 
 
-def _recurrence_flops(cfg: Any) -> int:
-    """Elementwise work of the SSM/RWKV recurrence per token, all layers (approximate: 8 ops per state element)."""
+def _recurrence_flops(cfg: Any, context: int) -> float:
+    """The sequence mixing of SSM/RWKV per token, all layers.
+
+    Mamba, RWKV: elementwise recurrence (approximate: 8 ops per state element, 16 per RWKV channel).
+    Mamba2: the chunked SSD form used for training and prompts is matmuls: within each chunk of
+    `chunk_size` tokens a (chunk x chunk) score matrix per head against B and x, plus the state
+    passed between chunks; a sequence shorter than a chunk is padded to a whole chunk.
+    """
     f, L = family_of(cfg), _layers(cfg)
     if f == "mamba":
-        return 8 * cfg.intermediate_size * cfg.state_size * L
+        return float(8 * cfg.intermediate_size * cfg.state_size * L)
     if f == "mamba2":
-        return 8 * cfg.num_heads * cfg.head_dim * cfg.state_size * L
+        cs, n, hd, nh = cfg.chunk_size, cfg.state_size, cfg.head_dim, cfg.num_heads
+        pad = -(-max(1, context) // cs) * cs / max(1, context)
+        return float(pad * 2 * L * nh * (cs * (n + hd) + 2 * n * hd))
     if f == "rwkv":
-        return 16 * cfg.attention_hidden_size * L
-    return 0
+        return float(16 * cfg.attention_hidden_size * L)
+    return 0.0
 
 
 def flops_per_token(cfg: Any, context: int) -> dict[str, float]:
@@ -192,7 +201,7 @@ def flops_per_token(cfg: Any, context: int) -> dict[str, float]:
     head = 2 * d * V
     att = _attn_dims(cfg)
     attention = 2 * L * att[0] * (att[1] + att[2]) * context if att else 0
-    rec = _recurrence_flops(cfg)
+    rec = _recurrence_flops(cfg, context)
     fwd = dense + head + attention + rec
     return {"forward": float(fwd), "train": float(3 * fwd), "dense": float(dense), "head": float(head),
             "attention": float(attention), "recurrence": float(rec)}
