@@ -114,7 +114,7 @@ def train_family(arch: ArchConfig, data: RaceData, *, vocab: int, special: dict,
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        value = float(loss)  # .item() syncs, so the step time is complete on a GPU too
+        value = float(loss.detach())  # syncs, so the step time is complete on a GPU too
         elapsed += time.perf_counter() - t0
         tokens = (step + 1) * batch * seq
         curve.append({"step": step + 1, "tokens": tokens, "loss": value, "seconds": elapsed})
