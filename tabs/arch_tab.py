@@ -166,8 +166,10 @@ def build(ctx: AppContext) -> None:
     # 4. jobs
     _reg_md(ui, "measure")
     _reg_md(ui, "slow", elem_id="arch-slow-note")
-    measure_form = ConfigForm(ctx, LabConfig, include=["measure"], columns=4)
-    race_form = ConfigForm(ctx, LabConfig, include=["race"], columns=3)
+    with gr.Group(elem_id="arch-measure-form"):
+        measure_form = ConfigForm(ctx, LabConfig, include=["measure"], columns=4)
+    with gr.Group(elem_id="arch-race-form"):
+        race_form = ConfigForm(ctx, LabConfig, include=["race"], columns=3)
     run_form = ConfigForm(ctx, LabConfig, include=["device", "dtype", "threads", "seed"], columns=4)
     with gr.Row():
         measure_btn = ui.reg(gr.Button(ui.text(T["start_measure"]), variant="primary", elem_id="arch-measure-btn"),
@@ -275,9 +277,11 @@ def build(ctx: AppContext) -> None:
 
     paper_inputs = [ui.lang_box, p_ctx, p_batch, p_seq, p_dtype, *config_inputs]
     paper_outputs = [paper_msg, paper_table, cache_plot, mem_plot]
-    paper_btn.click(on_paper, paper_inputs, paper_outputs)
-    families.change(on_paper, paper_inputs, paper_outputs)
-    ui.lang_box.change(on_paper, paper_inputs, paper_outputs)
+    # one at a time, in order: a slow first call (torch import) must not overwrite a later answer
+    one_lane = dict(concurrency_limit=1, concurrency_id="arch-paper")
+    paper_btn.click(on_paper, paper_inputs, paper_outputs, **one_lane)
+    families.change(on_paper, paper_inputs, paper_outputs, trigger_mode="always_last", **one_lane)
+    ui.lang_box.change(on_paper, paper_inputs, paper_outputs, **one_lane)
 
     def submit(task):
         def go(lang, *cfg_values):

@@ -104,7 +104,9 @@ class ConfigForm:
 
     @property
     def components(self) -> list:
-        return list(self.widgets.values())
+        # In `infos` order (the order to_config/values_of zip with), not creation order: advanced fields are
+        # created later, in their accordion, even when they sit between ordinary fields in the class.
+        return [self.widgets[fi.path] for fi in self.infos]
 
     def to_config(self, values: list | tuple, base: StageConfig | None = None, **extra) -> StageConfig:
         """Build and validate a config from widget values (in `components` order). Raises ConfigError."""
