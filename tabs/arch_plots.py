@@ -55,15 +55,20 @@ def measure_figure(rows: list[dict], lang: str):
                                       ("캐시/상태 크기 (KiB) vs 문맥", "KV cache / state (KiB) vs context")]]
     fig = make_subplots(rows=2, cols=2, subplot_titles=titles, horizontal_spacing=0.09, vertical_spacing=0.16)
     panels = [("step_s", 1, 1), ("peak_mib", 1, 2), ("decode_tok_s", 2, 1), ("cache_kib", 2, 2)]
+    shown = set()
     for kind, r, c in panels:
         for fam, pts in m.get(kind, {}).items():
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             slope = fit_exponent(xs, ys)["all"]
-            name = f"{_label(fam)}" + (f" (∝ n^{slope:.2f})" if slope is not None else "")
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=f"{fam}-{kind}",
+            # the fitted exponent is written at the end of each line: y ∝ n^slope
+            text = [""] * (len(xs) - 1) + [f"n^{slope:.2f}" if slope is not None else ""]
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers+text", name=_label(fam), legendgroup=fam,
+                                     showlegend=fam not in shown, text=text, textposition="top left",
+                                     textfont=dict(size=11, color=COLORS.get(fam)),
                                      line=dict(color=COLORS.get(fam)), marker=dict(size=6),
                                      hovertemplate=f"{_label(fam)}<br>%{{x}}: %{{y:.4g}}<extra></extra>"),
                           row=r, col=c)
+            shown.add(fam)
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
     fig.update_layout(height=640, template="plotly_white", margin=dict(l=50, r=10, t=40, b=30),

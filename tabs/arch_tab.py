@@ -75,6 +75,8 @@ T = {
     "none": ("(없음)", "(none)"),
 }
 
+CACHE_KIND = {"SSM state": ("SSM 상태 (일정)", "SSM state (constant)"),
+              "RWKV state": ("RWKV 상태 (일정)", "RWKV state (constant)")}
 PAPER_HEADERS = {
     "ko": ["계열", "층 × 폭", "파라미터", "임베딩", "비임베딩", "토큰당 활성", "모델과 일치", "학습 FLOPs/토큰",
            "추론 FLOPs/토큰", "캐시 방식", "캐시/토큰", "캐시 @문맥", "학습 메모리"],
@@ -182,7 +184,8 @@ def build(ctx: AppContext) -> None:
     # 5. results
     _reg_md(ui, "results")
     measure_plot = gr.Plot(elem_id="arch-measure-plot", show_label=False)
-    ui.reg(gr.Markdown(f"**{ui.text(T['exponents'])}**"), value=(f"**{T['exponents'][0]}**", f"**{T['exponents'][1]}**"))
+    ui.reg(gr.Markdown(f"**{ui.text(T['exponents'])}**"),
+           value=(f"**{T['exponents'][0]}**", f"**{T['exponents'][1]}**"))
     exp_table = gr.Dataframe(headers=EXP_HEADERS[ui.lang], interactive=False, wrap=True, elem_id="arch-exp-table")
     race_plot = gr.Plot(elem_id="arch-race-plot", show_label=False)
     ui.reg(gr.Markdown(f"**{ui.text(T['race_table'])}**"),
@@ -264,7 +267,8 @@ def build(ctx: AppContext) -> None:
             p, c, mem = r["params"], r["cache"], r["train_memory"]
             rows.append([r["label"], f"{r['depth']} × {r['dims']['width']}", _fmt(p["total"]), _fmt(p["embedding"]),
                          _fmt(p["non_embedding"]), _fmt(p["active"]), yes if r["match"] else no,
-                         _fmt(r["flops_train"]), _fmt(r["flops_infer"]), c["kind"],
+                         _fmt(r["flops_train"]), _fmt(r["flops_infer"]),
+                         pick(CACHE_KIND.get(c["kind"], c["kind"]), lang),
                          _fmt(c["per_token"], "B") if c["per_token"] else ("일정" if lang == "ko" else "constant"),
                          _fmt(c["at_context"], "B"), _fmt(mem["total"], "B")])
         import pandas as pd
@@ -323,7 +327,8 @@ def build(ctx: AppContext) -> None:
     def on_tick(run_id, lang, seen_key):
         from .arch_plots import measure_figure, race_figure
         store = ctx.store
-        mrun, rrun = latest_with(run_id, "step_s/") or latest_with(run_id, "decode_tok_s/"), latest_with(run_id, "loss/")
+        mrun = latest_with(run_id, "step_s/") or latest_with(run_id, "decode_tok_s/")
+        rrun = latest_with(run_id, "loss/")
         key = "|".join(f"{r.id}:{store.metric_count(r.id)}:{r.status}" if r else "-" for r in (mrun, rrun)) + lang
         if key == seen_key:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen_key

@@ -291,6 +291,8 @@ def measure_family(arch: ArchConfig, *, vocab: int, seq_lens: list[int], gen_con
         train.append(r)
         if on_point:
             on_point("train", n, r)
+    if gen_contexts and not should_stop():  # warm-up: the first generate call pays one-off set-up costs
+        generation_cost(model, context=min(gen_contexts), new_tokens=2, vocab=vocab, device=device, seed=seed)
     for c in gen_contexts:
         if should_stop():
             break
