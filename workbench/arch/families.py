@@ -88,8 +88,14 @@ class ArchConfig(StageConfig):
         if self.family in MOE and self.top_k > self.experts:
             errors.append(("top_k", f"top-k {self.top_k} is more than the {self.experts} experts: lower top_k "
                                     "or add experts"))
+        elif self.family == "deepseekv3" and self.experts < 2:
+            errors.append(("experts", "DeepSeek's router scores the top 2 experts of each group: use at least 2 "
+                                      "experts"))
         if self.family == "mamba2" and (2 * d["width"]) % 64 and (2 * d["width"]) % 16:
             errors.append(("width", "Mamba2 needs 2 x width divisible by its head size (16 or 64)"))
+        if self.family == "rwkv" and self.depth < 2:
+            errors.append(("depth", "RWKV needs at least 2 layers (its initialisation spreads decay rates from the "
+                                    "first to the last layer): use depth 2 or more"))
         if self.family == "rwkv" and d["width"] % 32 and self.width:
             errors.append(("width", "RWKV width should be a multiple of 32"))
         return errors
@@ -166,11 +172,28 @@ def build_model(cfg: ArchConfig, vocab_size: int, *, bos: int | None = None, eos
 
 
 def count_params(model) -> dict[str, int]:
-    """Total, embedding and non-embedding parameter counts of an instantiated model (tied weights once)."""
+    """Parameter counts of an instantiated model (tied weights once).
+
+    embedding = token table + learned position table (GPT-2) + an untied output head, so that
+    non_embedding is the part whose compute grows with width and depth (Kaplan et al.'s N).
+    For MoE models, `active` counts only top-k of the routed experts (the part one token uses).
+    """
     seen, total = set(), 0
     for p in model.parameters():
         if id(p) not in seen:
             seen.add(id(p))
             total += p.numel()
-    emb = model.get_input_embeddings().weight.numel()
-    return {"total": total, "embedding": emb, "non_embedding": total - emb}
+    tok = model.get_input_embeddings().weight
+    emb = tok.numel()
+    out = model.get_output_embeddings()
+    if out is not None and out.weight is not tok:
+        emb += out.weight.numel()
+    wpe = getattr(getattr(model, "transformer", None), "wpe", None)
+    if wpe is not None:
+        emb += wpe.weight.numel()
+    routed = sum(p.numel() for n, p in model.named_parameters() if ".mlp.experts." in n)
+    cfg = model.config
+    n_exp = getattr(cfg, "num_local_experts", None) or getattr(cfg, "num_experts", None) \
+        or getattr(cfg, "n_routed_experts", None) or 0
+    inactive = routed - routed * cfg.num_experts_per_tok // n_exp if routed and n_exp else 0
+    return {"total": total, "embedding": emb, "non_embedding": total - emb, "active": total - inactive}

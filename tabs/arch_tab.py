@@ -1,0 +1,437 @@
+"""Architecture tab: configure model families with one depth dial, see their costs on paper,
+measure them on this machine, race them on the same data, read their core code, save one.
+
+The tab only builds a LabConfig and calls the engine: the on-paper table and saving run
+in-process (arithmetic and a few small files); measurements and the race run as jobs.
+"""
+from __future__ import annotations
+
+import html
+import json
+
+import gradio as gr
+
+from .components import AppContext, JobPanel, artifact_choices
+from .forms import ConfigForm, config_error_markdown
+from .i18n import pick
+
+T = {
+    "intro": ("여러 모델 계열(트랜스포머, Mamba, RWKV, MoE, MLA)을 **깊이 다이얼 하나**로 같은 크기로 맞춰 설정하고, "
+              "종이 위 비용(파라미터, FLOPs, KV 캐시/상태, 학습 메모리)을 계산한 뒤, 이 컴퓨터에서 실제로 재고, "
+              "같은 데이터로 경주시킵니다. 모든 모델은 transformers의 기본 클래스라 사전학습·미세조정·채팅 탭에서 그대로 "
+              "쓸 수 있습니다.",
+              "Configure several model families (Transformer, Mamba, RWKV, MoE, MLA) at matched size with **one depth "
+              "dial**, see what each costs on paper (parameters, FLOPs, KV cache / state, training memory), measure "
+              "them on this machine and race them on the same data. Every model is a stock transformers class, so "
+              "the pretraining, fine-tuning and chat tabs use it as is."),
+    "families": ("비교할 계열", "Families to compare"),
+    "size": ("### 1. 크기 (깊이 다이얼)", "### 1. Size (the depth dial)"),
+    "size_note": ("깊이(층 수)를 정하면 폭 = 64 × 깊이, 헤드 = 폭 / 64, FFN 등이 따라옵니다. '고급 설정'의 값(0 = 자동)과 "
+                  "계열별 세부 설정으로 바꿀 수 있고, 잘못된 조합은 필드 이름과 함께 알려 줍니다.",
+                  "Depth (layers) sets width = 64 x depth, heads = width / 64, the FFN and the rest. Override any of "
+                  "them under 'Advanced settings' (0 = automatic) or per family; invalid combinations are reported "
+                  "with the field to fix."),
+    "overrides": ("계열별 세부 설정 (JSON)", "Per-family overrides (JSON)"),
+    "inputs": ("### 2. 데이터", "### 2. Data"),
+    "tokenizer": ("토크나이저 (어휘 크기)", "Tokenizer (vocabulary size)"),
+    "corpus": ("말뭉치 (경주 데이터)", "Corpus (race data)"),
+    "refresh": ("목록 새로 고침", "Refresh lists"),
+    "paper": ("### 3. 종이 위 계산", "### 3. On paper"),
+    "paper_ctx": ("문맥 길이 (캐시·추론 FLOPs)", "Context length (cache, inference FLOPs)"),
+    "paper_batch": ("학습 배치", "Training batch"),
+    "paper_seq": ("학습 시퀀스 길이", "Training sequence length"),
+    "paper_dtype": ("자료형", "Dtype"),
+    "paper_btn": ("종이 위 계산", "Compute on paper"),
+    "paper_note": ("FLOPs는 행렬곱 2×MAC, 어텐션은 전체 문맥(QKᵀ와 AV), 학습 = 3 × 순전파로 셉니다. '모델과 일치'는 같은 "
+                   "설정의 모델을 meta 장치에 실제로 만들어 센 파라미터 수와 비교한 결과입니다.",
+                   "FLOPs count 2 per multiply-accumulate, attention over the full context (QKᵀ and AV), training "
+                   "= 3 x forward. 'Matches model' compares with the parameters counted on the same model "
+                   "instantiated on the meta device."),
+    "measure": ("### 4. 측정과 경주 (작업으로 실행)", "### 4. Measure and race (run as jobs)"),
+    "slow": ("**느린 대체 구현 안내.** `mamba_ssm`(CUDA 전용)이 없으면 Mamba의 선택적 스캔은 토큰마다 도는 순수 PyTorch "
+             "루프로 돌아 작은 학습 한 단계에도 약 0.6초가 걸리고, RWKV도 CPU에서는 Python 루프입니다. 그래서 이 둘은 "
+             "기본적으로 길이 256까지만 잽니다('느린 대체 구현 최대 길이'). 이 구현들의 역전파는 길이에 대해 선형보다 "
+             "빠르게 느려지는데, 이는 아키텍처가 아니라 대체 구현 때문입니다. GPU + `mamba_ssm`에서는 스캔이 선형입니다.",
+             "**Slow fallbacks, plainly.** Without `mamba_ssm` (CUDA only) Mamba's selective scan is a pure-PyTorch "
+             "loop over tokens (~0.6 s even for a tiny training step), and RWKV is a Python loop on CPU. So both are "
+             "measured only up to length 256 by default ('Longest length on a slow fallback'). Their backward passes "
+             "grow faster than linearly with length: a property of these fallbacks, not of the architectures. On a "
+             "GPU with `mamba_ssm` the scan is linear."),
+    "start_measure": ("측정 시작", "Start measuring"),
+    "start_race": ("경주 시작", "Start the race"),
+    "results": ("### 5. 결과 비교", "### 5. Comparison"),
+    "exponents": ("스케일링 지수 (로그-로그 기울기: 1 = 선형, 2 = 제곱)",
+                  "Scaling exponents (log-log slopes: 1 = linear, 2 = quadratic)"),
+    "race_table": ("경주 결과: 같은 토큰, 같은 시간", "Race: at equal tokens and at equal wall time"),
+    "learn": ("### 6. 배우기: 핵심 블록의 실제 코드", "### 6. Learn: the real code of each core block"),
+    "learn_family": ("계열", "Family"),
+    "learn_btn": ("코드 보기", "Show the code"),
+    "source": ("설치된 transformers의 소스", "Source from the installed transformers"),
+    "save": ("### 7. 아키텍처 저장 (사전학습 탭이 학습할 모델)", "### 7. Save the architecture (what the Pretrain tab trains)"),
+    "save_family": ("저장할 계열", "Family to save"),
+    "save_name": ("이름", "Name"),
+    "overwrite": ("같은 이름 덮어쓰기", "Overwrite an existing one"),
+    "save_btn": ("아키텍처 저장", "Save architecture"),
+    "none": ("(없음)", "(none)"),
+}
+
+CACHE_KIND = {"SSM state": ("SSM 상태 (일정)", "SSM state (constant)"),
+              "RWKV state": ("RWKV 상태 (일정)", "RWKV state (constant)")}
+PAPER_HEADERS = {
+    "ko": ["계열", "층 × 폭", "파라미터", "임베딩", "비임베딩", "토큰당 활성", "모델과 일치", "학습 FLOPs/토큰",
+           "추론 FLOPs/토큰", "캐시 방식", "캐시/토큰", "캐시 @문맥", "학습 메모리"],
+    "en": ["family", "layers x width", "params", "embedding", "non-embedding", "active per token", "matches model",
+           "train FLOPs/token", "inference FLOPs/token", "cache", "cache/token", "cache @context", "train memory"],
+}
+EXP_HEADERS = {
+    "ko": ["계열", "단계 시간", "단계 시간 (긴 구간)", "최대 메모리", "토큰당 생성 시간", "캐시 크기", "잰 길이", "참고"],
+    "en": ["family", "step time", "step time (longest pair)", "peak memory", "decode time/token", "cache size",
+           "lengths", "note"],
+}
+RACE_HEADERS = {
+    "ko": ["계열", "파라미터 (활성)", "학습 토큰", "시간 (초)", "토큰/초", "손실 @같은 토큰", "검증 손실",
+           "손실 @같은 시간", "그때까지 토큰"],
+    "en": ["family", "params (active)", "tokens", "seconds", "tokens/s", "loss @equal tokens", "held-out loss",
+           "loss @equal time", "tokens by then"],
+}
+
+
+def _reg_md(ui, key: str, **kw) -> gr.Markdown:
+    return ui.reg(gr.Markdown(ui.text(T[key]), **kw), value=T[key])
+
+
+def _picker_choices(ctx: AppContext, kind: str, lang: str) -> list[tuple[str, str]]:
+    return [(pick(T["none"], lang), "")] + artifact_choices(ctx.store, kind)
+
+
+def form_updates(form: ConfigForm, values, prefix: str = "") -> dict:
+    """Widget values -> {dotted field: value} (floats from number boxes back to ints where the field is int)."""
+    out = {}
+    for fi, v in zip(form.infos, values):
+        if isinstance(v, float) and fi.type is int and v.is_integer():
+            v = int(v)
+        out[prefix + fi.path] = v
+    return out
+
+
+def _fmt(n, unit: str = "") -> str:
+    from workbench.arch.paper import human
+    return human(n, unit)
+
+
+def build(ctx: AppContext) -> None:
+    ui = ctx.ui
+    from workbench.arch.families import FAMILIES, ArchConfig
+    from workbench.arch.stage import LabConfig
+
+    defaults = LabConfig()
+    _reg_md(ui, "intro")
+    families = ui.reg(gr.CheckboxGroup(choices=[(v[0], k) for k, v in FAMILIES.items()], value=defaults.families,
+                                       label=ui.text(T["families"]), elem_id="arch-families"), label=T["families"])
+
+    # 1. size
+    _reg_md(ui, "size")
+    _reg_md(ui, "size_note", elem_classes=["wb-msg"])
+    with gr.Group(elem_id="arch-size"):
+        arch_form = ConfigForm(ctx, ArchConfig, exclude=["family"], columns=4)
+    overrides = ui.reg(gr.Code(value="{}", language="json", label=ui.text(T["overrides"]), max_lines=8,
+                               elem_id="arch-overrides"), label=T["overrides"])
+
+    # 2. data
+    _reg_md(ui, "inputs")
+    with gr.Row():
+        tok_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "tokenizer", ui.lang), value="",
+                                    label=ui.text(T["tokenizer"]), elem_id="arch-tokenizer"), label=T["tokenizer"])
+        corpus_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "corpus", ui.lang), value="",
+                                       label=ui.text(T["corpus"]), elem_id="arch-corpus"), label=T["corpus"])
+        refresh = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", scale=0), value=T["refresh"])
+
+    # 3. on paper
+    _reg_md(ui, "paper")
+    with gr.Row():
+        p_ctx = ui.reg(gr.Number(value=4096, precision=0, label=ui.text(T["paper_ctx"]), elem_id="arch-paper-ctx"),
+                       label=T["paper_ctx"])
+        p_batch = ui.reg(gr.Number(value=8, precision=0, label=ui.text(T["paper_batch"])), label=T["paper_batch"])
+        p_seq = ui.reg(gr.Number(value=512, precision=0, label=ui.text(T["paper_seq"])), label=T["paper_seq"])
+        p_dtype = ui.reg(gr.Dropdown(["float32", "bfloat16"], value="float32", label=ui.text(T["paper_dtype"])),
+                         label=T["paper_dtype"])
+    paper_btn = ui.reg(gr.Button(ui.text(T["paper_btn"]), variant="secondary", elem_id="arch-paper-btn"),
+                       value=T["paper_btn"])
+    paper_msg = gr.Markdown(elem_id="arch-paper-msg")
+    paper_table = gr.Dataframe(headers=PAPER_HEADERS[ui.lang], interactive=False, wrap=True,
+                               elem_id="arch-paper-table")
+    with gr.Row():
+        cache_plot = gr.Plot(elem_id="arch-cache-plot", show_label=False)
+        mem_plot = gr.Plot(elem_id="arch-memory-plot", show_label=False)
+    _reg_md(ui, "paper_note", elem_classes=["wb-msg"])
+
+    # 4. jobs
+    _reg_md(ui, "measure")
+    _reg_md(ui, "slow", elem_id="arch-slow-note")
+    with gr.Group(elem_id="arch-measure-form"):
+        measure_form = ConfigForm(ctx, LabConfig, include=["measure"], columns=4)
+    with gr.Group(elem_id="arch-race-form"):
+        race_form = ConfigForm(ctx, LabConfig, include=["race"], columns=3)
+    run_form = ConfigForm(ctx, LabConfig, include=["device", "dtype", "threads", "seed"], columns=4)
+    with gr.Row():
+        measure_btn = ui.reg(gr.Button(ui.text(T["start_measure"]), variant="primary", elem_id="arch-measure-btn"),
+                             value=T["start_measure"])
+        race_btn = ui.reg(gr.Button(ui.text(T["start_race"]), variant="primary", elem_id="arch-race-btn"),
+                          value=T["start_race"])
+    job_msg = gr.Markdown(elem_id="arch-job-msg")
+    panel = JobPanel(ctx, "arch", groups=[[f"loss/{f}" for f in FAMILIES], [f"step_s/{f}" for f in FAMILIES]])
+
+    # 5. results
+    _reg_md(ui, "results")
+    measure_plot = gr.Plot(elem_id="arch-measure-plot", show_label=False)
+    ui.reg(gr.Markdown(f"**{ui.text(T['exponents'])}**"),
+           value=(f"**{T['exponents'][0]}**", f"**{T['exponents'][1]}**"))
+    exp_table = gr.Dataframe(headers=EXP_HEADERS[ui.lang], interactive=False, wrap=True, elem_id="arch-exp-table")
+    race_plot = gr.Plot(elem_id="arch-race-plot", show_label=False)
+    ui.reg(gr.Markdown(f"**{ui.text(T['race_table'])}**"),
+           value=(f"**{T['race_table'][0]}**", f"**{T['race_table'][1]}**"))
+    race_table = gr.Dataframe(headers=RACE_HEADERS[ui.lang], interactive=False, wrap=True, elem_id="arch-race-table")
+    notes = gr.Markdown(elem_id="arch-notes")
+    seen = gr.State("")
+    timer = gr.Timer(2.5)
+
+    # 6. learn
+    _reg_md(ui, "learn")
+    with gr.Row():
+        learn_fam = ui.reg(gr.Dropdown(choices=[(v[0], k) for k, v in FAMILIES.items()], value="mamba",
+                                       label=ui.text(T["learn_family"]), elem_id="arch-learn-family", scale=2),
+                           label=T["learn_family"])
+        learn_btn = ui.reg(gr.Button(ui.text(T["learn_btn"]), size="sm", scale=0, elem_id="arch-learn-btn"),
+                           value=T["learn_btn"])
+    learn_md = gr.Markdown(elem_id="arch-learn-text")
+    learn_code = ui.reg(gr.Code(language="python", label=ui.text(T["source"]), max_lines=40, interactive=False,
+                                elem_id="arch-learn-code"), label=T["source"])
+
+    # 7. save
+    _reg_md(ui, "save")
+    with gr.Row():
+        save_fam = ui.reg(gr.Dropdown(choices=[(v[0], k) for k, v in FAMILIES.items()], value="llama",
+                                      label=ui.text(T["save_family"]), elem_id="arch-save-family"),
+                          label=T["save_family"])
+        save_name = ui.reg(gr.Textbox(value="", label=ui.text(T["save_name"]), placeholder="llama-d4",
+                                      elem_id="arch-save-name"), label=T["save_name"])
+        overwrite = ui.reg(gr.Checkbox(value=False, label=ui.text(T["overwrite"])), label=T["overwrite"])
+        save_btn = ui.reg(gr.Button(ui.text(T["save_btn"]), variant="primary", elem_id="arch-save-btn", scale=0),
+                          value=T["save_btn"])
+    save_msg = gr.Markdown(elem_id="arch-save-msg")
+
+    # -- building the config ------------------------------------------------------------
+    n_arch, n_meas, n_race = len(arch_form.components), len(measure_form.components), len(race_form.components)
+    config_inputs = [families, overrides, tok_dd, corpus_dd, *arch_form.components, *measure_form.components,
+                     *race_form.components, *run_form.components]
+
+    def make_cfg(task: str, fams, overrides_text, tok, corpus, *values, **extra) -> LabConfig:
+        from workbench.config import ConfigError
+
+        v = list(values)
+        arch_v, v = v[:n_arch], v[n_arch:]
+        meas_v, v = v[:n_meas], v[n_meas:]
+        race_v, run_v = v[:n_race], v[n_race:]
+        updates = form_updates(arch_form, arch_v, "model.")
+        updates.update(form_updates(measure_form, meas_v))
+        updates.update(form_updates(race_form, race_v))
+        updates.update(form_updates(run_form, run_v))
+        try:
+            ov = json.loads(overrides_text or "{}")
+        except json.JSONDecodeError as e:
+            raise ConfigError([("overrides", f"not valid JSON ({e.msg} at line {e.lineno}): write e.g. "
+                                             '{"mamba": {"depth": 2}}')]) from None
+        cfg = LabConfig(task=task, families=list(fams or []), overrides=ov, tokenizer=tok or "", corpus=corpus or "")
+        return cfg.replace(**updates, **extra).validate()
+
+    # -- handlers ---------------------------------------------------------------------------
+    def on_paper(lang, ctx_len, batch, seq, dtype, *cfg_values):
+        from workbench.config import ConfigError
+        from workbench.errors import UserError
+
+        from .arch_plots import cache_figure, memory_figure
+        try:
+            cfg = make_cfg("measure", *cfg_values)
+            for name, val in (("paper_ctx", ctx_len), ("paper_batch", batch), ("paper_seq", seq)):
+                if val is None or int(val) < 1:
+                    raise ConfigError([(pick(T[name], lang), "use a whole number of at least 1")])
+            from workbench.arch.report import paper_table as compute
+            res = compute(cfg, ctx.ws, context=int(ctx_len), batch=int(batch), seq=int(seq), dtype=dtype)
+        except ConfigError as e:
+            return config_error_markdown(e, lang), gr.skip(), gr.skip(), gr.skip()
+        except UserError as e:
+            return f"<span class='wb-err'>{html.escape(str(e))}</span>", gr.skip(), gr.skip(), gr.skip()
+        rows = []
+        yes, no = ("✓ 일치", "✗ 다름") if lang == "ko" else ("✓ equal", "✗ differs")
+        for r in res["rows"]:
+            p, c, mem = r["params"], r["cache"], r["train_memory"]
+            rows.append([r["label"], f"{r['depth']} × {r['dims']['width']}", _fmt(p["total"]), _fmt(p["embedding"]),
+                         _fmt(p["non_embedding"]), _fmt(p["active"]), yes if r["match"] else no,
+                         _fmt(r["flops_train"]), _fmt(r["flops_infer"]),
+                         pick(CACHE_KIND.get(c["kind"], c["kind"]), lang),
+                         _fmt(c["per_token"], "B") if c["per_token"] else ("일정" if lang == "ko" else "constant"),
+                         _fmt(c["at_context"], "B"), _fmt(mem["total"], "B")])
+        import pandas as pd
+        df = pd.DataFrame(rows, columns=PAPER_HEADERS[lang])
+        head = (f"어휘 크기 {res['vocab_size']:,} ({res['vocab_source']}) · 문맥 {res['context']:,} · "
+                f"배치 {res['batch']} × 길이 {res['seq']} · {res['dtype']}" if lang == "ko" else
+                f"vocabulary {res['vocab_size']:,} ({res['vocab_source']}) · context {res['context']:,} · "
+                f"batch {res['batch']} x length {res['seq']} · {res['dtype']}")
+        return head, df, cache_figure(res["cache_curves"], res["context"], lang), memory_figure(res["rows"], lang)
+
+    paper_inputs = [ui.lang_box, p_ctx, p_batch, p_seq, p_dtype, *config_inputs]
+    paper_outputs = [paper_msg, paper_table, cache_plot, mem_plot]
+    # one at a time, in order: a slow first call (torch import) must not overwrite a later answer
+    one_lane = dict(concurrency_limit=1, concurrency_id="arch-paper")
+    paper_btn.click(on_paper, paper_inputs, paper_outputs, **one_lane)
+    families.change(on_paper, paper_inputs, paper_outputs, trigger_mode="always_last", **one_lane)
+    ui.lang_box.change(on_paper, paper_inputs, paper_outputs, **one_lane)
+
+    def submit(task):
+        def go(lang, *cfg_values):
+            from workbench.config import ConfigError
+            try:
+                cfg = make_cfg(task, *cfg_values)
+            except ConfigError as e:
+                return gr.skip(), config_error_markdown(e, lang)
+            run_id = ctx.jobs.submit("arch", cfg)
+            return run_id, (f"작업 {run_id} 을(를) 시작했습니다." if lang == "ko" else f"Started job {run_id}.")
+        return go
+
+    measure_btn.click(submit("measure"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
+    race_btn.click(submit("race"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
+
+    def refresh_lists(lang, tok, corpus):
+        tc, cc = _picker_choices(ctx, "tokenizer", lang), _picker_choices(ctx, "corpus", lang)
+        keep = lambda v, ch: v if v in {c[1] for c in ch} else ""  # noqa: E731
+        return gr.update(choices=tc, value=keep(tok, tc)), gr.update(choices=cc, value=keep(corpus, cc))
+
+    refresh.click(refresh_lists, [ui.lang_box, tok_dd, corpus_dd], [tok_dd, corpus_dd])
+
+    def latest_with(run_id, prefix: str):
+        """The session's run if it has `prefix` metrics, else the newest arch run that has them."""
+        store = ctx.store
+        cands = []
+        if run_id:
+            r = store.get_run(run_id)
+            if r is not None:
+                cands.append(r)
+        cands += store.list_runs(stage="arch", limit=20)
+        for r in cands:
+            if r.status == "queued":
+                continue
+            if any(k.startswith(prefix) for k in store.last_metrics(r.id)):
+                return r
+        return None
+
+    def on_tick(run_id, lang, seen_key):
+        from .arch_plots import measure_figure, race_figure
+        store = ctx.store
+        mrun = latest_with(run_id, "step_s/") or latest_with(run_id, "decode_tok_s/")
+        rrun = latest_with(run_id, "loss/")
+        key = "|".join(f"{r.id}:{store.metric_count(r.id)}:{r.status}" if r else "-" for r in (mrun, rrun)) + lang
+        if key == seen_key:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen_key
+        m_rows = store.metrics(mrun.id) if mrun else []
+        r_rows = store.metrics(rrun.id) if rrun else []
+        return (measure_figure(m_rows, lang), exponents_df(mrun, m_rows, lang), race_figure(r_rows, lang),
+                race_df(rrun, lang), notes_md(mrun, rrun, lang), key)
+
+    def exponents_df(run, rows, lang):
+        import pandas as pd
+
+        from workbench.arch.measure import fit_exponent
+
+        from .arch_plots import split_metrics
+        m = split_metrics(rows)
+        slow = {}
+        if run is not None:
+            for ev in store_events(run.id):
+                res = ev["payload"].get("result", {})
+                if ev["payload"].get("kind") == "measure" and res.get("slow_path"):
+                    slow[res["family"]] = "⚠ " + ("느린 대체 구현" if lang == "ko" else "slow fallback")
+        out = []
+        fmt = lambda x: "–" if x is None else f"{x:.2f}"  # noqa: E731
+        for fam in m.get("step_s", {}) or m.get("decode_tok_s", {}):
+            st = m.get("step_s", {}).get(fam, [])
+            mem = m.get("peak_mib", {}).get(fam, [])
+            dec = [(x, 1 / y) for x, y in m.get("decode_tok_s", {}).get(fam, []) if y > 0]
+            cache = m.get("cache_kib", {}).get(fam, [])
+            e_t = fit_exponent([p[0] for p in st], [p[1] for p in st])
+            out.append([FAMILIES.get(fam, (fam,))[0], fmt(e_t["all"]), fmt(e_t["tail"]),
+                        fmt(fit_exponent([p[0] for p in mem], [p[1] for p in mem])["all"]),
+                        fmt(fit_exponent([p[0] for p in dec], [p[1] for p in dec])["all"]),
+                        fmt(fit_exponent([p[0] for p in cache], [p[1] for p in cache])["all"]),
+                        ", ".join(str(int(p[0])) for p in st), slow.get(fam, "")])
+        return pd.DataFrame(out, columns=EXP_HEADERS[lang])
+
+    def store_events(run_id):
+        return ctx.store.events(run_id, kind="arch_result", limit=200)
+
+    def race_df(run, lang):
+        import pandas as pd
+
+        from workbench.arch.race import table
+        if run is None:
+            return pd.DataFrame([], columns=RACE_HEADERS[lang])
+        results = [ev["payload"]["result"] for ev in store_events(run.id) if ev["payload"].get("kind") == "race"]
+        tab = table(results) if results else {"rows": []}
+        rows = []
+        for r in tab["rows"]:
+            active = f" ({_fmt(r['active_params'])})" if r["active_params"] != r["params"] else ""
+            rows.append([r["label"], _fmt(r["params"]) + active, f"{r['tokens']:,}", f"{r['seconds']:.1f}",
+                         f"{r['tokens_per_s']:,.0f}", f"{r['loss_equal_tokens']:.3f}", f"{r['held_out_loss']:.3f}",
+                         f"{r['loss_equal_time']:.3f}", f"{r['tokens_by_equal_time']:,}"])
+        return pd.DataFrame(rows, columns=RACE_HEADERS[lang])
+
+    def notes_md(mrun, rrun, lang):
+        lines = []
+        if mrun is not None:
+            for ev in store_events(mrun.id):
+                res = ev["payload"].get("result", {})
+                if ev["payload"].get("kind") == "measure" and res.get("slow_path"):
+                    lines.append(f"- **{res['label']}**: {res['slow_path'][lang]}")
+        if rrun is not None:
+            for ev in ctx.store.events(rrun.id, kind="arch_note", limit=5):
+                lines += [f"- {html.escape(n)}" for n in ev["payload"].get("notes", [])]
+            if rrun.summary and rrun.summary.get("race"):
+                t = rrun.summary["race"]["table"]
+                lines.append(("- 같은 시간 기준: 가장 빨리 끝난 계열의 학습 시간 "
+                              f"{t['equal_time_budget_s']:.1f}초 안에 각 계열이 도달한 손실." if lang == "ko" else
+                              "- Equal wall time: the loss each family had reached within the training time of the "
+                              f"fastest-finishing family ({t['equal_time_budget_s']:.1f} s)."))
+        return "\n".join(lines)
+
+    timer.tick(on_tick, [panel.run_id, ui.lang_box, seen], [measure_plot, exp_table, race_plot, race_table, notes,
+                                                            seen], show_progress="hidden")
+
+    def on_learn(fam, lang):
+        from workbench.arch.learn import core_source_text, EXPLAIN
+        from workbench.arch.measure import pick_device, slow_path
+        text = EXPLAIN[fam][0 if lang == "ko" else 1]
+        note = slow_path(fam, pick_device("auto"))
+        if note:
+            text += "\n\n⚠ " + note[lang]
+        return text, core_source_text(fam)
+
+    learn_btn.click(on_learn, [learn_fam, ui.lang_box], [learn_md, learn_code])
+    learn_fam.change(on_learn, [learn_fam, ui.lang_box], [learn_md, learn_code])
+
+    def on_save(lang, fam, name, over, *cfg_values):
+        from workbench.config import ConfigError
+        from workbench.errors import UserError
+        try:
+            cfg = make_cfg("save", *cfg_values, name=name or "", overwrite=bool(over), **{"model.family": fam})
+            from workbench.arch.save import save_architecture
+            res = save_architecture(ctx.ws, cfg.arch_for(fam), cfg.tokenizer, cfg.name, overwrite=cfg.overwrite)
+        except ConfigError as e:
+            return config_error_markdown(e, lang)
+        except UserError as e:
+            return f"<span class='wb-err'>{html.escape(str(e))}</span>"
+        if lang == "ko":
+            return (f"저장했습니다: **{res['name']}** ({FAMILIES[fam][0]}, 파라미터 {_fmt(res['params'])}, 어휘 "
+                    f"{res['vocab_size']:,}) → `{res['path']}`. 사전학습 탭에서 고를 수 있습니다.")
+        return (f"Saved **{res['name']}** ({FAMILIES[fam][0]}, {_fmt(res['params'])} parameters, vocabulary "
+                f"{res['vocab_size']:,}) → `{res['path']}`. Pick it in the Pretrain tab.")
+
+    save_btn.click(on_save, [ui.lang_box, save_fam, save_name, overwrite, *config_inputs], [save_msg])

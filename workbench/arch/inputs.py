@@ -1,0 +1,124 @@
+"""Inputs of the architecture lab: the tokenizer and corpus artifacts a user picked, or a stated fallback.
+
+An artifact reference is what the tab's picker gives (the artifact id as text), an artifact
+name, or a folder path (handy from a terminal). When no corpus or tokenizer exists yet (the
+earlier tabs were skipped), the race still runs on Korean text that ships with konlpy (the
+constitution and ten National Assembly bills) and a small byte-level BPE trained on it here,
+and says so: its numbers then describe that text, not the user's corpus.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+
+log = logging.getLogger("workbench.arch")
+
+DEFAULT_VOCAB = 8000  # what measurements assume when neither a tokenizer nor a vocab size is given
+
+
+@dataclass
+class Resolved:
+    path: Path
+    artifact_id: int | None
+    name: str
+
+
+def resolve_artifact(ws, ref: str, kind: str) -> Resolved | None:
+    """An artifact id, a name of the given kind, or a folder path; None when ref is empty."""
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    store = ws.store if ws is not None else None
+    if store is not None:
+        art = None
+        if ref.isdigit():
+            art = store.get_artifact(int(ref))
+        if art is None:
+            art = store.get_artifact(kind=kind, name=ref)
+        if art is not None:
+            if art.kind != kind:
+                raise UserError(f"artifact {ref} is a {art.kind}, not a {kind}: pick a {kind} artifact")
+            return Resolved(Path(art.path), art.id, art.name)
+    p = Path(ref).expanduser()
+    if p.is_dir():
+        return Resolved(p.resolve(), None, p.name)
+    raise UserError(f"no {kind} artifact '{ref}' in this workspace: pick one from the list (build it in its tab "
+                    f"first) or give a folder path")
+
+
+def load_tokenizer_ref(ws, ref: str):
+    """(tokenizer, Resolved) for a tokenizer artifact reference, or (None, None) when empty."""
+    from ..artifacts import load_tokenizer
+
+    r = resolve_artifact(ws, ref, "tokenizer")
+    if r is None:
+        return None, None
+    try:
+        tok = load_tokenizer(r.path)
+    except Exception as e:  # noqa: BLE001 - any loading failure means the folder is not a tokenizer
+        raise UserError(f"'{r.path}' is not a loadable tokenizer folder ({type(e).__name__}: {e}); pick a "
+                        "tokenizer artifact made in the Tokenizer tab") from None
+    return tok, r
+
+
+def special_ids(tok) -> dict[str, int | None]:
+    """bos/eos/pad ids for the model config (pad falls back to eos, then 0)."""
+    eos = tok.eos_token_id
+    bos = tok.bos_token_id if tok.bos_token_id is not None else eos
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (eos if eos is not None else 0)
+    return {"bos": bos, "eos": eos, "pad": pad}
+
+
+def bundled_korean_texts() -> list[str]:
+    """Korean text shipped with konlpy (no Java needed): the constitution and ten bills, ~65k characters."""
+    from konlpy.corpus import kobill, kolaw
+
+    texts = [kolaw.open("constitution.txt").read()]
+    texts += [kobill.open(f).read() for f in sorted(kobill.fileids())]
+    return [t for t in texts if t.strip()]
+
+
+def corpus_texts(ws, ref: str, max_chars: int) -> tuple[list[str], Resolved | None, str]:
+    """Texts for the race (up to max_chars), the corpus used, and a note for the user."""
+    from ..artifacts import iter_corpus_texts
+
+    r = resolve_artifact(ws, ref, "corpus")
+    if r is None:
+        texts = bundled_korean_texts()
+        return texts, None, ("no corpus artifact chosen: racing on the Korean text bundled with konlpy "
+                             "(constitution + 10 bills, ~65k characters). Build a corpus in tab 1 to race on yours.")
+    texts, n = [], 0
+    try:
+        for t in iter_corpus_texts(r.path, "train"):
+            if t:
+                texts.append(t)
+                n += len(t)
+                if n >= max_chars:
+                    break
+    except FileNotFoundError as e:
+        raise UserError(f"{e}: pick a corpus artifact made in the Corpus tab") from None
+    if not texts:
+        raise UserError(f"corpus '{r.name}' has no text in its train split: pick another corpus")
+    return texts, r, f"corpus '{r.name}': {len(texts):,} documents, {n:,} characters read"
+
+
+def fallback_tokenizer(texts: list[str], vocab_size: int = 2000):
+    """A byte-level BPE trained in-process on the race text (only when the user picked no tokenizer)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tk.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+
+
+def vocab_of(tok) -> int:
+    """Rows the embedding needs: every id the tokenizer can produce (added tokens included)."""
+    return len(tok)
