@@ -42,7 +42,7 @@ def main() -> None:
     from workbench.arch.families import build_model
     from workbench.artifacts import write_corpus_split
     from workbench.pretrain.data import BlockDataset, TextSource, build_token_cache
-    from workbench.pretrain.flops import measured_peak_flops, train_flops_per_token
+    from workbench.pretrain.flops import measured_peak_flops
     from workbench.pretrain.stage import PretrainConfig
     from workbench.pretrain.train import run as pretrain_run
     from workbench.runtime import RunContext
@@ -110,11 +110,10 @@ def main() -> None:
         times.append(time.perf_counter() - t)
     plain_tps = args.batch * args.seq / statistics.median(times[args.warmup:])
 
-    d = cfg.arch.dims()
-    from workbench.arch.families import count_params
+    from workbench.arch import paper
+    from workbench.arch.families import count_params, hf_config
     params = count_params(model)
-    flops_tok = train_flops_per_token(params["non_embedding"], len(tokenizer), d["width"], cfg.arch.depth, args.seq,
-                                      cfg.arch.family)
+    flops_tok = paper.flops_per_token(hf_config(cfg.arch, len(tokenizer)), args.seq // 2)["train"]
     peak = measured_peak_flops("cpu", "fp32")
     print(json.dumps({
         "bench": "train", "family": cfg.arch.family, "depth": args.depth, "params": params["total"],

@@ -1,20 +1,9 @@
-"""Model FLOPs per token and the machine's measured matmul peak, for the MFU estimate."""
+"""The machine's measured matmul peak, the denominator of the MFU estimate (model FLOPs: arch/paper.py)."""
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-
-from ..arch.families import ATTENTION
-
-
-def train_flops_per_token(n_non_embedding: int, vocab: int, width: int, depth: int, seq_len: int,
-                          family: str) -> float:
-    """6 x (weights touched per token, output projection included) + attention scores (PaLM appendix B)."""
-    flops = 6.0 * (n_non_embedding + vocab * width)
-    if family in ATTENTION:
-        flops += 12.0 * depth * width * seq_len / 2  # causal: on average half the context is attended
-    return flops
 
 
 def measured_peak_flops(device: str, dtype_name: str = "fp32", cache: Path | None = None) -> float:

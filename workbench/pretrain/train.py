@@ -20,13 +20,14 @@ from pathlib import Path
 
 from state import check_name
 
-from ..arch.families import ATTENTION, ArchConfig, build_model, count_params
+from ..arch import paper
+from ..arch.families import ArchConfig, build_model, count_params, hf_config
 from ..artifacts import load_arch, load_tokenizer, resolve, write_meta
 from ..devices import resolve_device
 from ..errors import UserError
 from .card import write_model_card
 from .data import BlockDataset, TextSource, build_token_cache
-from .flops import measured_peak_flops, train_flops_per_token
+from .flops import measured_peak_flops
 from .stage import PretrainConfig
 
 log = logging.getLogger("workbench.pretrain")
@@ -36,17 +37,6 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 def hangul_ratio(text: str) -> float:
     letters = [c for c in text if not c.isspace()]
     return sum(1 for c in letters if HANGUL.match(c)) / len(letters) if letters else 0.0
-
-
-def estimate_train_bytes(n_params: int, arch: ArchConfig, batch: int, seq: int, vocab: int, bytes_per: int) -> int:
-    """Rough peak memory of one training step: weights, grads, AdamW moments, activations, logits."""
-    d = arch.dims()
-    states = n_params * (4 + 4 + 8)  # fp32 master weights, grads, two Adam moments
-    per_layer = batch * seq * 34 * d["width"] * bytes_per // 2  # Korthikanti et al. 2022, without recomputation
-    if arch.family in ATTENTION:
-        per_layer += batch * d["heads"] * seq * seq * 5 * bytes_per // 2
-    logits = batch * seq * vocab * 4 * 3  # logits, their fp32 copy for the loss, and the gradient
-    return states + arch.depth * per_layer + logits
 
 
 def _checkpoints(folder: Path) -> list[Path]:
@@ -147,10 +137,10 @@ def run(cfg: PretrainConfig, ctx) -> dict:
                  for i in range(len(val_ds))]
 
     # -- model: counted on the meta device first, so a model that cannot fit is refused before it is built --
+    hf_cfg = hf_config(arch, vocab)
     with torch.device("meta"):
         params = count_params(build_model(arch, vocab, seed=cfg.seed))
-    bytes_per = 2 if (bf16 or fp16) else 4
-    need = estimate_train_bytes(params["total"], arch, cfg.batch_size, cfg.seq_len, vocab, bytes_per)
+    need = paper.training_memory(hf_cfg, cfg.batch_size, cfg.seq_len, mixed_precision=bf16 or fp16)["total"]
     if device == "cpu":
         import psutil
         avail = psutil.virtual_memory().available // local_world
@@ -163,9 +153,8 @@ def run(cfg: PretrainConfig, ctx) -> dict:
                         "smaller model (depth)")
     model = build_model(arch, vocab, bos=tokenizer.bos_token_id, eos=tokenizer.eos_token_id,
                         pad=tokenizer.pad_token_id, seed=cfg.seed)
-    d = arch.dims()
-    flops_tok = train_flops_per_token(params["non_embedding"], vocab, d["width"], arch.depth, cfg.seq_len,
-                                      arch.family)
+    # Training FLOPs of one token at the mean causal context (half the block), from the architecture lab.
+    flops_tok = paper.flops_per_token(hf_cfg, cfg.seq_len // 2)["train"]
     peak = measured_peak_flops("cuda" if device == "cuda" else "cpu", "bf16" if bf16 else "fp32",
                                ws.root / "cache" / "peak_flops.json")
     tokens_per_step = cfg.batch_size * cfg.grad_accum * cfg.seq_len * world
