@@ -375,7 +375,7 @@ def to_transformers(tok, st: Settings):
 
 
 def run_interruptible(fn, should_stop: Callable[[], bool], *, tick: Callable[[float], None] | None = None,
-                      poll: float = 0.5):
+                      poll: float = 0.5, tick_every: float = 5.0):
     """Run a library call that cannot be interrupted (Rust/C++ training) in a thread, checking for stop.
 
     The libraries release the GIL while training, so the caller keeps answering: on a stop request we
@@ -391,12 +391,14 @@ def run_interruptible(fn, should_stop: Callable[[], bool], *, tick: Callable[[fl
             result["error"] = e
 
     th = threading.Thread(target=work, name="tokenizer-train", daemon=True)
-    t0 = time.perf_counter()
+    t0 = last = time.perf_counter()
     th.start()
     while th.is_alive():
         th.join(poll)
-        if tick is not None:
-            tick(time.perf_counter() - t0)
+        now = time.perf_counter()
+        if tick is not None and th.is_alive() and now - last >= tick_every:
+            last = now
+            tick(now - t0)
         if th.is_alive() and should_stop():
             raise StopRequested("stop requested during training")
     if "error" in result:
