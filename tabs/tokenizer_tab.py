@@ -46,9 +46,12 @@ T = {
     "sweep": ("어휘 크기에 따른 어절당 토큰 수", "Fertility vs vocabulary size"),
     "composition": ("어휘 구성", "Vocabulary composition"),
     "result": ("결과", "Result"),
+    "status_train": ("학습 실행 상태 (진행, 평가용 글의 어절당 토큰 수, 로그)",
+                     "Training run (progress, held-out fertility, log)"),
+    "status_compare": ("비교 실행 상태 (진행, 로그)", "Comparison run (progress, log)"),
 }
 
-EXAMPLE = "한국어 토크나이저는 형태소 경계를 얼마나 잘 지킬까요? 🙂"
+EXAMPLE = "한국어 토크나이저는 형태소 경계를 얼마나 잘 지킬까요? 똠얌꿍도 먹었어요."
 
 DEFS = (
     "**정의** · 어절 = 공백으로 나뉜 덩어리 · **어절당 토큰 수(fertility)** = 전체 토큰 ÷ 전체 어절 (낮을수록 짧은 입력) · "
@@ -181,8 +184,7 @@ def lengths_figure(result: dict | None, lang: str):
         buckets = list(tl)
         labels = [("바이트" if lang == "ko" else "byte") if b == "byte" else b for b in buckets]
         fig.add_trace(go.Bar(name=r["tokenizer"], x=labels, y=[tl[b] / total for b in buckets]))
-    fig.update_layout(barmode="group", height=300, margin=dict(l=40, r=10, t=30, b=40), template="plotly_white",
-                      title=_pick(T["lengths"], lang),
+    fig.update_layout(barmode="group", height=300, margin=dict(l=40, r=10, t=10, b=40), template="plotly_white",
                       xaxis_title="토큰 길이 (글자)" if lang == "ko" else "token length (characters)",
                       yaxis_title="토큰 비율" if lang == "ko" else "share of tokens", yaxis_tickformat=".0%")
     return fig
@@ -196,7 +198,7 @@ def composition_figure(result: dict | None, lang: str):
         fig.add_trace(go.Bar(name=_pick((ko, en), lang), y=[r["tokenizer"] for r in rows],
                              x=[r["composition"].get(key, 0) for r in rows], orientation="h"))
     fig.update_layout(barmode="stack", height=120 + 30 * max(1, len(rows)), margin=dict(l=10, r=10, t=30, b=30),
-                      template="plotly_white", title=_pick(T["composition"], lang), xaxis_tickformat=".0%",
+                      template="plotly_white", xaxis_tickformat=".0%",
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -212,10 +214,11 @@ def sweep_figure(store, lang: str):
         name = (run.summary or {}).get("name") or run.config.get("name") or run.id
         algo = run.config.get("algorithm", "")
         pre = run.config.get("pre_tokenization", "")
+        held = run.config.get("heldout") or ("held back 1/100" if lang != "ko" else "1/100 떼어 둔 글")
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-                                 name=f"{name} ({algo}, {pre})"))
-    fig.update_layout(height=300, margin=dict(l=40, r=10, t=30, b=40), template="plotly_white",
-                      title=_pick(T["sweep"], lang), xaxis_type="log",
+                                 name=f"{name} ({algo}, {pre}; {str(held).rsplit('/', 1)[-1]})"))
+    fig.update_layout(height=300, margin=dict(l=40, r=10, t=10, b=40), template="plotly_white",
+                      xaxis_type="log",
                       xaxis_title="어휘 크기" if lang == "ko" else "vocabulary size",
                       yaxis_title="어절당 토큰 (평가용 글)" if lang == "ko" else "tokens per word (held-out)")
     return fig
@@ -277,7 +280,9 @@ def build(ctx: AppContext):
         train_btn = ui.reg(gr.Button(ui.text(T["train"]), variant="primary", elem_id="tok-train", scale=0),
                            value=T["train"])
         train_msg = gr.Markdown(elem_id="tok-train-msg")
-    train_panel = JobPanel(ctx, "tokenizer", groups=[["heldout/fertility"], ["heldout/chars_per_token"]])
+    with gr.Accordion(ui.text(T["status_train"]), open=True) as acc:
+        train_panel = JobPanel(ctx, "tokenizer", groups=[["heldout/fertility"], ["heldout/chars_per_token"]])
+    ui.reg(acc, label=T["status_train"])
     train_seen = gr.State("")
 
     # ---- 2. one sentence ------------------------------------------------------------------------
@@ -307,7 +312,9 @@ def build(ctx: AppContext):
         compare_btn = ui.reg(gr.Button(ui.text(T["compare"]), variant="primary", elem_id="tok-compare", scale=0),
                              value=T["compare"])
     compare_msg = gr.Markdown(elem_id="tok-compare-msg")
-    compare_panel = JobPanel(ctx, "tokenizer-compare", groups=[])
+    with gr.Accordion(ui.text(T["status_compare"]), open=False) as acc:
+        compare_panel = JobPanel(ctx, "tokenizer-compare", groups=[])
+    ui.reg(acc, label=T["status_compare"])
     compare_result = gr.State(None)
     compare_seen = gr.State("")
     table = ui.reg(gr.Dataframe(value=table_value(None, ui.lang), label=ui.text(T["table"]), interactive=False,
@@ -400,14 +407,19 @@ def build(ctx: AppContext):
         """Show results of runs that finished as jobs (and add a newly trained tokenizer to the selection)."""
         out = [gr.skip()] * 10
         run = train_panel.current(train_run_id)
-        if run is not None and run.status not in ("queued", "running") and f"{run.id}:{run.status}" != t_seen:
-            out[0] = train_result_markdown(run, lang) if t_seen else gr.skip()
-            out[1] = f"{run.id}:{run.status}"
+        done = run is not None and run.status not in ("queued", "running")
+        key = f"{run.id}:{run.status}" if done else (t_seen or "none")
+        if not t_seen:  # first tick after the page loaded: show the last result, change no selection
+            out[1] = key
+            out[0] = train_result_markdown(run, lang) if done else gr.skip()
+            out[9] = sweep_figure(ctx.store, lang)
+        elif done and key != t_seen:  # a run finished since: show it, add its tokenizer to the selection
+            out[0], out[1] = train_result_markdown(run, lang), key
             name = (run.summary or {}).get("name")
             choices = _tokenizer_choices(ctx)
             sel = list(selected or [])
-            if t_seen and run.status == "succeeded" and name and name not in sel:
-                sel.append(name)
+            if run.status == "succeeded" and name and name not in sel:
+                sel.insert(0, name)
             out[2] = gr.update(choices=choices, value=[v for v in sel if v in {c[1] for c in choices}])
             out[9] = sweep_figure(ctx.store, lang)
         crun = compare_panel.current(cmp_run_id)
