@@ -247,3 +247,33 @@ def test_real_data_korean_fertility_against_cl100k(ws):
                                 morpheme_f1=False, composition=False), ws)
     fert = {r["tokenizer"]: r["fertility"] for r in out["rows"]}
     assert fert["par"] < 2.6 and fert["cl100k"] > 3.5, fert
+
+
+def test_large_training_runs_as_a_job_with_progress(ws):
+    """The path the tab takes for a large corpus: the job runner starts the stage's CLI in a child process."""
+    from conftest import wait_for
+    from workbench.jobs import JobManager
+    from workbench.tokenizer.stage import TokenizerConfig
+    jobs = JobManager(ws, poll_s=0.2).start()
+    try:
+        run_id = jobs.submit("tokenizer", TokenizerConfig(corpus="konlpy:kobill", name="as-job", vocab_size=1000,
+                                                          sweep=[800]))
+        run = wait_for(lambda: (r := ws.store.get_run(run_id)).status not in ("queued", "running") and r, 120,
+                       what="the tokenizer job to end")
+        assert run.status == "succeeded", run.error
+        assert run.progress_done == run.progress_total == 1 and "saved tokenizer 'as-job'" in run.progress_msg
+        assert [m["step"] for m in ws.store.metrics(run_id, ["heldout/fertility"])] == [800, 1000]
+        assert ws.store.get_artifact(kind="tokenizer", name="as-job").run == run_id
+    finally:
+        jobs.shutdown()
+
+
+def test_library_training_is_interruptible():
+    import time
+    from workbench.runtime import StopRequested
+    from workbench.tokenizer.train import run_interruptible
+    t0 = time.time()
+    with pytest.raises(StopRequested):
+        run_interruptible(lambda: time.sleep(30), lambda: time.time() - t0 > 0.5, poll=0.1)
+    assert time.time() - t0 < 3
+    assert run_interruptible(lambda: 42, lambda: False) == 42
