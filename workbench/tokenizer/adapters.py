@@ -347,10 +347,20 @@ class ByteAdapter(Adapter):
 # -- loading by spec -------------------------------------------------------------------------------
 def load_hf(name_or_path: str, *, display: str | None = None, kind: str = "hf", info: dict | None = None) -> HFAdapter:
     """Any Hugging Face tokenizer by Hub name or local folder. Offline and not cached: a clear UserError."""
+    import os
+
     from transformers import AutoTokenizer
     local = Path(name_or_path).expanduser()
     try:
-        tok = AutoTokenizer.from_pretrained(str(local) if local.exists() else name_or_path)
+        if local.exists():
+            tok = AutoTokenizer.from_pretrained(str(local))
+        else:
+            try:  # the local Hugging Face cache first: no network wait for a tokenizer downloaded before
+                tok = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
+            except Exception:  # noqa: BLE001
+                if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+                    raise
+                tok = AutoTokenizer.from_pretrained(name_or_path)
     except Exception as e:  # noqa: BLE001 - the library raises many kinds; all mean "cannot load"
         why = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         if local.exists():

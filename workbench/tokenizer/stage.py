@@ -178,7 +178,7 @@ def run(cfg: TokenizerConfig, ctx) -> dict:
         "special_tokens": {"pad_token": sp.pad, "unk_token": sp.unk, "bos_token": sp.bos, "eos_token": sp.eos,
                            "chat_start": sp.chat_start, "chat_end": sp.chat_end, "extra": list(sp.extra),
                            "ids": {t: final.convert_tokens_to_ids(t) for t in sp.ordered}},
-        "chat_template": "ChatML (<|im_start|>role\\ncontent<|im_end|>); stop generation at chat_end or eos",
+        "chat_template": f"ChatML style: {sp.chat_start}role\\ncontent{sp.chat_end}\\n; stop generation at chat_end or eos",
         "runtime_needs_kiwi": False,
         "corpus": source.describe(),
         "training": {"lines": prep.lines, "characters": prep.chars, "bytes": prep.bytes,
