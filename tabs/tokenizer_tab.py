@@ -214,9 +214,10 @@ def sweep_figure(store, lang: str):
         name = (run.summary or {}).get("name") or run.config.get("name") or run.id
         algo = run.config.get("algorithm", "")
         pre = run.config.get("pre_tokenization", "")
-        held = run.config.get("heldout") or ("held back 1/100" if lang != "ko" else "1/100 떼어 둔 글")
+        held = run.config.get("heldout") or ""
+        held = held.rstrip("/").rsplit("/", 1)[-1] if held else ("1/100 떼어 둔 글" if lang == "ko" else "1/100 held back")
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-                                 name=f"{name} ({algo}, {pre}; {str(held).rsplit('/', 1)[-1]})"))
+                                 name=f"{name} ({algo}, {pre}; {held})"))
     fig.update_layout(height=300, margin=dict(l=40, r=10, t=10, b=40), template="plotly_white",
                       xaxis_type="log",
                       xaxis_title="어휘 크기" if lang == "ko" else "vocabulary size",
@@ -436,12 +437,14 @@ def build(ctx: AppContext):
                [train_msg, train_seen, select, compare_seen, compare_result, table, lengths_plot, comp_plot,
                 compare_msg, sweep_plot], show_progress="hidden", queue=False)
 
-    def relabel(lang, result, text, selected, extra_text):
+    def relabel(lang, result, text, selected, extra_text, train_run_id):
         return (table_value(result, lang), lengths_figure(result, lang), composition_figure(result, lang),
-                sweep_figure(ctx.store, lang), show_spans(text, selected, extra_text, lang))
+                sweep_figure(ctx.store, lang), show_spans(text, selected, extra_text, lang),
+                train_result_markdown(train_panel.current(train_run_id), lang),
+                _compare_note(result, lang) if result else "")
 
-    lang_box.change(relabel, [lang_box, compare_result, sentence, select, extra],
-                    [table, lengths_plot, comp_plot, sweep_plot, spans_out], queue=False)
+    lang_box.change(relabel, [lang_box, compare_result, sentence, select, extra, train_panel.run_id],
+                    [table, lengths_plot, comp_plot, sweep_plot, spans_out, train_msg, compare_msg], queue=False)
 
 
 def _compare_note(result: dict, lang: str) -> str:

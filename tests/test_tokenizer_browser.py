@@ -76,4 +76,6 @@ def test_tokenizer_tab_spans_train_and_compare(app_factory, page, tmp_path):
     # Language switch relabels the table.
     page.locator("#wb-lang").get_by_text("English").click()
     table.get_by_text("fertility").first.wait_for()
+    page.locator("#tok-train-msg").get_by_text("Saved").first.wait_for()
+    assert "tokens" in page.locator("#tok-spans").inner_text()
     screenshot(page, "tokenizer-compare-en")
