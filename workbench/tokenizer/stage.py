@@ -92,6 +92,14 @@ class TokenizerConfig(StageConfig):
 
 
 def run(cfg: TokenizerConfig, ctx) -> dict:
+    workdir = ctx.run_dir / "work"
+    try:
+        return _train_and_save(cfg, ctx, workdir)
+    finally:  # the prepared training text can be large; the artifact is what stays, even after a failure
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
     from workbench.artifacts import corpus_splits, write_meta
 
     from .adapters import HFAdapter
@@ -104,7 +112,6 @@ def run(cfg: TokenizerConfig, ctx) -> dict:
         raise UserError(f"a tokenizer named '{cfg.name}' already exists: choose another name, or allow overwriting.")
     st = cfg.settings()
     source = resolve_source(cfg.corpus, ws)
-    workdir = ctx.run_dir / "work"
     stop = lambda: ctx.should_stop  # noqa: E731
 
     # Held-out text: given, else the corpus's validation split, else every 100th text held back.
@@ -207,7 +214,6 @@ def run(cfg: TokenizerConfig, ctx) -> dict:
         parents = [source.artifact_id] if source.artifact_id else []
         art_id = ctx.publish(staging, "tokenizer", cfg.name, parents=parents, meta=meta, overwrite=cfg.overwrite)
         path = ws.artifact_dir("tokenizer", cfg.name)
-    shutil.rmtree(workdir, ignore_errors=True)  # the prepared text can be large; the artifact is what stays
     ctx.progress(1, 1, f"saved tokenizer '{cfg.name}' ({len(final):,} pieces)")
     return {"artifact": art_id, "name": cfg.name, "path": str(path), "algorithm": st.algorithm,
             "vocab_size": len(final), "train_seconds": round(train_seconds, 2), "read_seconds": round(prep.seconds, 2),
