@@ -17,6 +17,7 @@ import argparse
 import gzip
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -97,7 +98,7 @@ def main() -> None:
     ap.add_argument("--max-texts", type=int, default=100_000)
     ap.add_argument("--algorithm", default="hf-bpe-char", choices=["hf-bpe-char", "hf-bpe-byte", "spm-bpe", "spm-unigram"])
     ap.add_argument("--vocab-size", type=int, default=16_000)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
 
     from state import Workspace
@@ -166,6 +167,7 @@ def main() -> None:
         "bench": "tokenizer", "ok": True, "corpus": args.corpus, "texts": args.max_texts, "corpus_mb": round(mb, 2),
         "algorithm": args.algorithm, "vocab_size": args.vocab_size,
         "train": {"workbench_s": round(wb, 2), "plain_library_s": round(raw, 2), "ratio": round(wb / raw, 3),
+                  "ratio_of_medians": round(statistics.median(wb_times) / statistics.median(raw_times), 3),
                   "workbench_read_s": summary.get("read_seconds"), "workbench_train_s": summary.get("train_seconds"),
                   "all_workbench_s": [round(x, 2) for x in wb_times], "all_plain_s": [round(x, 2) for x in raw_times]},
         "encode_mb_per_s": {k: round(v, 2) for k, v in enc.items()},

@@ -184,7 +184,7 @@ def lengths_figure(result: dict | None, lang: str):
         buckets = list(tl)
         labels = [("바이트" if lang == "ko" else "byte") if b == "byte" else b for b in buckets]
         fig.add_trace(go.Bar(name=r["tokenizer"], x=labels, y=[tl[b] / total for b in buckets]))
-    fig.update_layout(barmode="group", height=300, margin=dict(l=40, r=10, t=10, b=40), template="plotly_white",
+    fig.update_layout(barmode="group", height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
                       xaxis_title="토큰 길이 (글자)" if lang == "ko" else "token length (characters)",
                       yaxis_title="토큰 비율" if lang == "ko" else "share of tokens", yaxis_tickformat=".0%")
     return fig
@@ -207,10 +207,12 @@ def sweep_figure(store, lang: str):
     """Held-out fertility against vocabulary size, one line per training run (a sweep gives several points)."""
     import plotly.graph_objects as go
     fig = go.Figure()
+    sizes: set[int] = set()
     for run in store.list_runs(stage="tokenizer", status=("succeeded",), limit=30):
         pts = sorted((m["step"], m["value"]) for m in store.metrics(run.id, ["heldout/fertility"]))
         if not pts:
             continue
+        sizes.update(int(p[0]) for p in pts)
         name = (run.summary or {}).get("name") or run.config.get("name") or run.id
         algo = run.config.get("algorithm", "")
         pre = run.config.get("pre_tokenization", "")
@@ -218,10 +220,14 @@ def sweep_figure(store, lang: str):
         held = held.rstrip("/").rsplit("/", 1)[-1] if held else ("1/100 떼어 둔 글" if lang == "ko" else "1/100 held back")
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
                                  name=f"{name} ({algo}, {pre}; {held})"))
-    fig.update_layout(height=300, margin=dict(l=40, r=10, t=10, b=40), template="plotly_white",
-                      xaxis_type="log",
+    fig.update_layout(height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
+                      xaxis_type="log", legend=dict(orientation="h", y=-0.3, font=dict(size=10)),
                       xaxis_title="어휘 크기" if lang == "ko" else "vocabulary size",
                       yaxis_title="어절당 토큰 (평가용 글)" if lang == "ko" else "tokens per word (held-out)")
+    if sizes:
+        ticks = sorted(sizes)
+        fig.update_xaxes(tickvals=ticks, ticktext=[f"{v // 1000}k" if v >= 1000 and v % 1000 == 0 else str(v)
+                                                   for v in ticks])
     return fig
 
 
