@@ -6,7 +6,6 @@ engine (in-process for small work, as a job for large), sentence spans come from
 from __future__ import annotations
 
 import html
-import json
 
 import gradio as gr
 
@@ -484,4 +483,4 @@ def _default_heldout() -> str:
     return "konlpy:kolaw"
 
 
-__all__ = ["build", "spans_html", "table_value", "json"]
+__all__ = ["build", "spans_html", "table_value"]

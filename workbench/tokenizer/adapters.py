@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import threading
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -438,6 +437,3 @@ def _spec_stamp(spec: str, ws) -> float:
             return art.created
     return 0.0
 
-
-def nfc_nfkc_forms(text: str) -> set[str]:
-    return {unicodedata.normalize("NFC", text), unicodedata.normalize("NFKC", text)}
