@@ -76,6 +76,10 @@ class ConfigForm:
                 with gr.Accordion(ctx.ui.text(label), open=open_sections) as acc:
                     self._group(fis, cfg, lang, columns)
                 ctx.ui.reg(acc, label=label)
+        # Widgets are laid out section by section, which can differ from field order (a plain field after a
+        # section): keep infos in widget order so `components` and `to_config` values line up.
+        by_path = {fi.path: fi for fi in infos}
+        self.infos = [by_path[p] for p in self.widgets]
 
     def _group(self, fis: list[FieldInfo], cfg: StageConfig, lang: str, columns: int) -> None:
         """Plain fields in a grid; fields marked advanced folded into an accordion of their own."""

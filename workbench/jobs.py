@@ -157,7 +157,8 @@ class JobManager:
             child = self._children.get(run_id)
             if child is not None and child.kill_at is None:
                 child.kill_at = time.time() + self.grace_s
-        _signal_group(run.pid, signal.SIGTERM)
+        if run.pid != os.getpid():  # an in-process run of this app stops through the store flag alone
+            _signal_group(run.pid, signal.SIGTERM)
         self._wake.set()
         return "stopping"
 

@@ -1,0 +1,486 @@
+"""Tokenizer tab: train Korean tokenizers, see how each cuts a sentence, compare them on held-out text.
+
+UI only: configs come from workbench.tokenizer.stage / compare_stage; training and comparing run in the
+engine (in-process for small work, as a job for large), sentence spans come from workbench.tokenizer.spans.
+"""
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from .components import AppContext, JobPanel, artifact_picker, fmt_time, refresh_picker
+from .forms import ConfigForm, config_error_markdown
+
+T = {
+    "intro": ("토크나이저는 글을 모델이 읽는 조각(토큰)으로 자릅니다. 말뭉치로 직접 학습하고, 문장 하나를 여러 토크나이저가 "
+              "어떻게 자르는지 보고, 학습에 쓰지 않은 글에서 수치로 비교하세요.",
+              "A tokenizer cuts text into the pieces (tokens) a model reads. Train your own on a corpus, see how "
+              "every tokenizer cuts one sentence, and compare them with figures on text they were not trained on."),
+    "train_h": ("### 1. 학습", "### 1. Train"),
+    "corpus": ("말뭉치 산출물", "Corpus artifact"),
+    "corpus_path": ("또는 파일·폴더 경로", "Or a file / folder path"),
+    "corpus_path_info": ("채우면 위 선택 대신 사용. 예: konlpy:kobill (내장 예제), /data/ko.txt, 폴더",
+                         "Used instead of the artifact when filled. E.g. konlpy:kobill (bundled sample), /data/ko.txt, a folder"),
+    "train": ("학습 시작", "Train"),
+    "view_h": ("### 2. 문장 하나를 잘라 보기", "### 2. See how a sentence is cut"),
+    "select": ("비교할 토크나이저", "Tokenizers to compare"),
+    "select_info": ("학습한 토크나이저와 기준: cl100k(GPT-4), Kiwi 형태소, 문자, 바이트",
+                    "Your tokenizers and references: cl100k (GPT-4), Kiwi morphemes, characters, bytes"),
+    "extra": ("다른 Hugging Face 토크나이저", "Other Hugging Face tokenizers"),
+    "extra_info": ("허브 이름 또는 로컬 폴더, 쉼표로 구분 (오프라인이면 로컬 폴더만)",
+                   "Hub names or local folders, comma-separated (offline: local folders only)"),
+    "sentence": ("문장", "Sentence"),
+    "tokenize": ("자르기", "Tokenize"),
+    "refresh": ("목록 새로 고침", "Refresh lists"),
+    "corpus_h": ("### 3. 평가용 글에서 비교", "### 3. Compare on held-out text"),
+    "heldout": ("평가용 글 (학습에 쓰지 않은 글)", "Held-out text (not used in training)"),
+    "heldout_info": ("파일·폴더 경로, 말뭉치 산출물 이름, 또는 konlpy:kolaw / konlpy:kobill",
+                     "A file / folder path, a corpus artifact name, or konlpy:kolaw / konlpy:kobill"),
+    "max_texts": ("최대 글 수", "Max texts"),
+    "f1": ("형태소 경계 F1 (Kiwi)", "Morpheme-boundary F1 (Kiwi)"),
+    "compare": ("비교 실행", "Compare"),
+    "table": ("비교표", "Comparison table"),
+    "lengths": ("토큰 길이 분포", "Token length distribution"),
+    "sweep": ("어휘 크기에 따른 어절당 토큰 수", "Fertility vs vocabulary size"),
+    "composition": ("어휘 구성", "Vocabulary composition"),
+    "result": ("결과", "Result"),
+    "status_train": ("학습 실행 상태 (진행, 평가용 글의 어절당 토큰 수, 로그)",
+                     "Training run (progress, held-out fertility, log)"),
+    "status_compare": ("비교 실행 상태 (진행, 로그)", "Comparison run (progress, log)"),
+}
+
+EXAMPLE = "한국어 토크나이저는 형태소 경계를 얼마나 잘 지킬까요? 똠얌꿍도 먹었어요."
+
+DEFS = (
+    "**정의** · 어절 = 공백으로 나뉜 덩어리 · **어절당 토큰 수(fertility)** = 전체 토큰 ÷ 전체 어절 (낮을수록 짧은 입력) · "
+    "글자/바이트당 토큰 = 공백 포함 글자 수(UTF-8 바이트) ÷ 토큰 · UNK = 미등록 토큰 비율 · 바이트 = 온전한 글자가 아닌 토큰 비율 "
+    "(바이트 폴백 `<0xEA>`, 음절 일부) · 쪼개진 어절 = 토큰 둘 이상으로 잘린 어절 비율 · **형태소 경계 P/R/F1** = 어절 안의 토큰 경계를 "
+    "Kiwi 형태소 경계와 비교 (음절 안의 경계, 예: 했=하+었, 는 세지 않음; 문자 단위는 재현율이 늘 1) · 어휘 구성 = 어휘 항목 중 "
+    "한 음절·여러 음절·자모·라틴·숫자·기호 비율 · MB/s = 초당 인코딩한 UTF-8 메가바이트 (기계 부하에 따라 다름).",
+    "**Definitions** · word = a whitespace-separated piece (eojeol) · **fertility** = all tokens ÷ all words (lower: "
+    "shorter inputs) · chars/bytes per token = characters (UTF-8 bytes), spaces included, ÷ tokens · UNK = share of "
+    "unknown tokens · byte = share of tokens that are not whole characters (byte fallback `<0xEA>`, part of a "
+    "syllable) · words split = share of words cut into 2+ tokens · **morpheme-boundary P/R/F1** = token boundaries "
+    "inside words against Kiwi's morpheme boundaries inside words (a boundary inside a syllable, e.g. 했 = 하+었, is "
+    "not counted; characters always have recall 1) · composition = share of vocabulary entries that are one syllable, "
+    "several syllables, jamo, Latin, digits, symbols · MB/s = UTF-8 megabytes encoded per second (depends on machine load).",
+)
+
+COLUMNS = [  # (row key, Korean header, English header, format)
+    ("tokenizer", "토크나이저", "tokenizer", "s"),
+    ("vocab_size", "어휘", "vocab", "d"),
+    ("fertility", "어절당 토큰", "fertility", ".3f"),
+    ("chars_per_token", "글자/토큰", "chars/token", ".2f"),
+    ("bytes_per_token", "바이트/토큰", "bytes/token", ".2f"),
+    ("unk_rate", "UNK %", "UNK %", "%"),
+    ("byte_rate", "바이트 %", "byte %", "%"),
+    ("words_split", "쪼개진 어절 %", "words split %", "%"),
+    ("boundary_precision", "경계 P", "boundary P", ".3f"),
+    ("boundary_recall", "경계 R", "boundary R", ".3f"),
+    ("boundary_f1", "경계 F1", "boundary F1", ".3f"),
+    ("encode_mb_per_s", "MB/s", "MB/s", ".2f"),
+]
+COMPOSITION = [("hangul_syllable", "한 음절", "1 syllable"), ("hangul_multi", "여러 음절", "multi-syllable"),
+               ("jamo", "자모", "jamo"), ("latin", "라틴", "Latin"), ("digit", "숫자", "digits"),
+               ("symbol", "기호", "symbols"), ("other", "기타", "other"), ("byte", "바이트", "bytes")]
+
+REFERENCE_CHOICES = [("cl100k (GPT-4)", "cl100k"), ("kiwi (형태소 morphemes)", "kiwi"),
+                     ("char (문자 characters)", "char"), ("byte (바이트 bytes)", "byte")]
+PALETTE = ["#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6", "#a0c4ff", "#ffadad"]
+
+# Above this much text (MB, times 10 with Kiwi, times the number of sizes) training runs as a job.
+INPROCESS_MB = 5.0
+INPROCESS_COMPARE_TEXTS = 5000
+
+
+def _pick(pair, lang):
+    return pair[0] if lang == "ko" else pair[1]
+
+
+# -- sentence spans as HTML ----------------------------------------------------------------------------
+def spans_html(segs, lang: str) -> str:
+    ko = lang == "ko"
+    rows = []
+    for seg in segs:
+        name = html.escape(seg.name)
+        if seg.kind == "error":
+            rows.append(f"<div class='tok-row' data-name='{name}'><div class='tok-head'><b>{name}</b></div>"
+                        f"<div class='wb-err'>{html.escape(seg.error or '')}</div></div>")
+            continue
+        per_word = f"{seg.count / seg.words:.2f}" if seg.words else "–"
+        rt = {"exact": ("✓ 그대로 복원", "✓ round-trips"),
+              "normalized": ("≈ 정규화 후 복원", "≈ round-trips after normalization"),
+              "lossy": ("✗ 입력과 다르게 복원", "✗ does not reproduce the input"),
+              "n/a": ("복원 없음", "no decoder")}[seg.roundtrip]
+        rt_color = {"exact": "#2ca02c", "normalized": "#b8860b", "lossy": "#d62728"}.get(seg.roundtrip, "#888")
+        head = (f"<b>{name}</b> · <span class='tok-count'>{seg.count}</span> {'토큰' if ko else 'tokens'} · "
+                f"{'어절당' if ko else 'per word'} {per_word} · "
+                f"<span class='tok-rt' data-rt='{seg.roundtrip}' style='color:{rt_color}'>{_pick(rt, lang)}</span>")
+        if seg.roundtrip == "lossy" and seg.decoded is not None:
+            head += f" <span style='color:#888'>→ {html.escape(seg.decoded[:200])}</span>"
+        parts = []
+        for i, sp in enumerate(seg.spans):
+            style = f"background:{PALETTE[i % len(PALETTE)]};"
+            if sp.kind == "byte":
+                style += "outline:1px dashed #555;"
+            elif sp.kind == "unk":
+                style = "background:#ff6b6b;color:white;"
+            elif sp.kind == "special":
+                style = "background:#ddd;color:#333;"
+            ids = ", ".join(str(x) for x in sp.ids)
+            if seg.kind == "kiwi":
+                title = " + ".join(sp.labels)
+            elif sp.kind == "byte" and len(sp.ids) > 1:
+                title = (f"ids {ids} · {len(sp.ids)}{'개 바이트 토큰' if ko else ' byte tokens'} "
+                         f"({' '.join(sp.labels)})")
+            else:
+                title = f"id {ids} · {' '.join(sp.labels)}"
+            parts.append(f"<span class='wb-tok tok-span' data-kind='{sp.kind}' style='{style}' "
+                         f"title='{html.escape(title, quote=True)}'>{html.escape(sp.text)}</span>")
+        rows.append(f"<div class='tok-row' data-name='{name}' style='margin:6px 0 10px 0'>"
+                    f"<div class='tok-head' style='font-size:0.9em;margin-bottom:2px'>{head}</div>"
+                    f"<div class='tok-spans' style='font-size:1.15em;line-height:2.0'>{''.join(parts)}</div></div>")
+    legend = ("색 = 토큰 하나 · 점선 = 바이트 조각(음절로 표시) · 빨강 = UNK · ▁ = 공백 · 마우스를 올리면 id"
+              if ko else "color = one token · dashed = byte pieces (shown as the syllable) · red = UNK · ▁ = space · "
+                         "hover for ids")
+    return f"<div class='tok-view'>{''.join(rows)}<div style='color:#777;font-size:0.8em'>{legend}</div></div>"
+
+
+# -- table and figures ---------------------------------------------------------------------------------
+def table_value(result: dict | None, lang: str):
+    import pandas as pd
+    headers = [(_pick((ko, en), lang)) for _, ko, en, _ in COLUMNS] + [_pick((ko, en), lang) for _, ko, en in COMPOSITION]
+    if not result or not result.get("rows"):
+        return pd.DataFrame(columns=headers)
+    out = []
+    for r in result["rows"]:
+        line = []
+        for key, _, _, fmt in COLUMNS:
+            v = r.get(key)
+            if v is None:
+                line.append("–")
+            elif fmt == "%":
+                line.append(f"{100 * v:.2f}")
+            elif fmt == "s":
+                line.append(str(v) + (" ⚠" if r.get("warning") else ""))
+            elif fmt == "d":
+                line.append(f"{v:,}")
+            else:
+                line.append(format(v, fmt))
+        comp = r.get("composition") or {}
+        line += [f"{100 * comp[k]:.1f}" if k in comp else "–" for k, _, _ in COMPOSITION]
+        out.append(line)
+    return pd.DataFrame(out, columns=headers)
+
+
+def lengths_figure(result: dict | None, lang: str):
+    import plotly.graph_objects as go
+    fig = go.Figure()
+    for r in (result or {}).get("rows", []):
+        tl = r.get("token_lengths") or {}
+        total = sum(tl.values()) or 1
+        buckets = list(tl)
+        labels = [("바이트" if lang == "ko" else "byte") if b == "byte" else b for b in buckets]
+        fig.add_trace(go.Bar(name=r["tokenizer"], x=labels, y=[tl[b] / total for b in buckets]))
+    fig.update_layout(barmode="group", height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
+                      xaxis_title="토큰 길이 (글자)" if lang == "ko" else "token length (characters)",
+                      yaxis_title="토큰 비율" if lang == "ko" else "share of tokens", yaxis_tickformat=".0%")
+    return fig
+
+
+def composition_figure(result: dict | None, lang: str):
+    import plotly.graph_objects as go
+    rows = [r for r in (result or {}).get("rows", []) if r.get("composition")]
+    fig = go.Figure()
+    for key, ko, en in COMPOSITION:
+        fig.add_trace(go.Bar(name=_pick((ko, en), lang), y=[r["tokenizer"] for r in rows],
+                             x=[r["composition"].get(key, 0) for r in rows], orientation="h"))
+    fig.update_layout(barmode="stack", height=120 + 30 * max(1, len(rows)), margin=dict(l=10, r=10, t=30, b=30),
+                      template="plotly_white", xaxis_tickformat=".0%",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def sweep_figure(store, lang: str):
+    """Held-out fertility against vocabulary size, one line per training run (a sweep gives several points)."""
+    import plotly.graph_objects as go
+    fig = go.Figure()
+    sizes: set[int] = set()
+    for run in store.list_runs(stage="tokenizer", status=("succeeded",), limit=30):
+        pts = sorted((m["step"], m["value"]) for m in store.metrics(run.id, ["heldout/fertility"]))
+        if not pts:
+            continue
+        sizes.update(int(p[0]) for p in pts)
+        name = (run.summary or {}).get("name") or run.config.get("name") or run.id
+        algo = run.config.get("algorithm", "")
+        pre = run.config.get("pre_tokenization", "")
+        held = run.config.get("heldout") or ""
+        held = held.rstrip("/").rsplit("/", 1)[-1] if held else ("1/100 떼어 둔 글" if lang == "ko" else "1/100 held back")
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
+                                 name=f"{name} ({algo}, {pre}; {held})"))
+    fig.update_layout(height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
+                      xaxis_type="log", legend=dict(orientation="h", y=-0.3, font=dict(size=10)),
+                      xaxis_title="어휘 크기" if lang == "ko" else "vocabulary size",
+                      yaxis_title="어절당 토큰 (평가용 글)" if lang == "ko" else "tokens per word (held-out)")
+    if sizes:
+        ticks = sorted(sizes)
+        fig.update_xaxes(tickvals=ticks, ticktext=[f"{v // 1000}k" if v >= 1000 and v % 1000 == 0 else str(v)
+                                                   for v in ticks])
+    return fig
+
+
+def train_result_markdown(run, lang: str) -> str:
+    if run is None:
+        return ""
+    ko = lang == "ko"
+    if run.status != "succeeded":
+        if run.status in ("failed", "stopped", "interrupted"):
+            head = "학습 실패" if ko else "Training failed"
+            if run.status != "failed":
+                head = "학습 중지됨" if ko else "Training stopped"
+            return f"**{head}**: {html.escape(run.error or '')}"
+        return ""
+    s = run.summary or {}
+    lines = [f"**{'저장됨' if ko else 'Saved'}: `{s.get('name')}`** · {s.get('algorithm')} · "
+             f"{'어휘' if ko else 'vocab'} {s.get('vocab_size', 0):,} · "
+             f"{'학습' if ko else 'training'} {s.get('train_seconds')} s"]
+    if s.get("heldout_fertility") is not None:
+        lines.append(f"{'평가용 글' if ko else 'held-out'} ({s.get('heldout_texts')}): "
+                     f"{'어절당 토큰' if ko else 'fertility'} {s['heldout_fertility']}, "
+                     f"{'글자/토큰' if ko else 'chars/token'} {s.get('heldout_chars_per_token')}")
+    if s.get("sweep"):
+        lines.append(("스윕: " if ko else "sweep: ") + ", ".join(
+            f"{r['vocab_size']:,} → {r.get('fertility')}" for r in s["sweep"]))
+    lines.append(f"`AutoTokenizer.from_pretrained(\"{s.get('path')}\")`")
+    return "  \n".join(lines)
+
+
+# -- the tab -----------------------------------------------------------------------------------------
+def build(ctx: AppContext):
+    from workbench.tokenizer.compare_stage import CompareConfig
+    from workbench.tokenizer.stage import TokenizerConfig
+
+    ui = ctx.ui
+    lang_box = ui.lang_box
+    cache_holder: dict = {}
+
+    def cache():
+        if "c" not in cache_holder:
+            from workbench.tokenizer.adapters import AdapterCache
+            cache_holder["c"] = AdapterCache()
+        return cache_holder["c"]
+
+    ui.reg(gr.Markdown(ui.text(T["intro"])), value=T["intro"])
+
+    # ---- 1. train ------------------------------------------------------------------------------
+    ui.reg(gr.Markdown(ui.text(T["train_h"])), value=T["train_h"])
+    has_corpus = bool(ctx.store.list_artifacts("corpus"))
+    with gr.Row():
+        corpus_dd = artifact_picker(ctx, "corpus", T["corpus"], elem_id="tok-corpus")
+        corpus_path = ui.reg(gr.Textbox(value="" if has_corpus else "konlpy:kobill", label=ui.text(T["corpus_path"]),
+                                        info=ui.text(T["corpus_path_info"]), elem_id="tok-corpus-path"),
+                             label=T["corpus_path"], info=T["corpus_path_info"])
+    form = ConfigForm(ctx, TokenizerConfig, exclude=["corpus"], columns=4)
+    with gr.Row():
+        train_btn = ui.reg(gr.Button(ui.text(T["train"]), variant="primary", elem_id="tok-train", scale=0),
+                           value=T["train"])
+        train_msg = gr.Markdown(elem_id="tok-train-msg")
+    with gr.Accordion(ui.text(T["status_train"]), open=True) as acc:
+        train_panel = JobPanel(ctx, "tokenizer", groups=[["heldout/fertility"], ["heldout/chars_per_token"]])
+    ui.reg(acc, label=T["status_train"])
+    train_seen = gr.State("")
+
+    # ---- 2. one sentence ------------------------------------------------------------------------
+    ui.reg(gr.Markdown(ui.text(T["view_h"])), value=T["view_h"])
+    with gr.Row():
+        select = gr.Dropdown(choices=_tokenizer_choices(ctx), value=_default_selection(ctx), multiselect=True,
+                             label=ui.text(T["select"]), info=ui.text(T["select_info"]), elem_id="tok-select", scale=3)
+        ui.reg(select, label=T["select"], info=T["select_info"])
+        extra = ui.reg(gr.Textbox(label=ui.text(T["extra"]), info=ui.text(T["extra_info"]), elem_id="tok-extra",
+                                  scale=2), label=T["extra"], info=T["extra_info"])
+        refresh_btn = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", scale=0), value=T["refresh"])
+    with gr.Row():
+        sentence = ui.reg(gr.Textbox(value=EXAMPLE, label=ui.text(T["sentence"]), lines=2, elem_id="tok-sentence",
+                                     scale=5), label=T["sentence"])
+        tokenize_btn = ui.reg(gr.Button(ui.text(T["tokenize"]), variant="primary", elem_id="tok-go", scale=0),
+                              value=T["tokenize"])
+    spans_out = gr.HTML(elem_id="tok-spans")
+
+    # ---- 3. held-out comparison ------------------------------------------------------------------
+    ui.reg(gr.Markdown(ui.text(T["corpus_h"])), value=T["corpus_h"])
+    with gr.Row():
+        heldout = ui.reg(gr.Textbox(value=_default_heldout(), label=ui.text(T["heldout"]), info=ui.text(T["heldout_info"]),
+                                    elem_id="tok-heldout", scale=4), label=T["heldout"], info=T["heldout_info"])
+        max_texts = ui.reg(gr.Number(value=2000, precision=0, label=ui.text(T["max_texts"]), elem_id="tok-max-texts",
+                                     scale=1), label=T["max_texts"])
+        use_f1 = ui.reg(gr.Checkbox(value=True, label=ui.text(T["f1"]), elem_id="tok-f1", scale=1), label=T["f1"])
+        compare_btn = ui.reg(gr.Button(ui.text(T["compare"]), variant="primary", elem_id="tok-compare", scale=0),
+                             value=T["compare"])
+    compare_msg = gr.Markdown(elem_id="tok-compare-msg")
+    with gr.Accordion(ui.text(T["status_compare"]), open=False) as acc:
+        compare_panel = JobPanel(ctx, "tokenizer-compare", groups=[])
+    ui.reg(acc, label=T["status_compare"])
+    compare_result = gr.State(None)
+    compare_seen = gr.State("")
+    table = ui.reg(gr.Dataframe(value=table_value(None, ui.lang), label=ui.text(T["table"]), interactive=False,
+                                elem_id="tok-table", wrap=True, max_height=420), label=T["table"])
+    with gr.Row():
+        lengths_plot = ui.reg(gr.Plot(label=ui.text(T["lengths"]), elem_id="tok-lengths"), label=T["lengths"])
+        sweep_plot = ui.reg(gr.Plot(label=ui.text(T["sweep"]), elem_id="tok-sweep"), label=T["sweep"])
+    comp_plot = ui.reg(gr.Plot(label=ui.text(T["composition"]), elem_id="tok-composition"), label=T["composition"])
+    ui.reg(gr.Markdown(ui.text(DEFS), elem_id="tok-defs"), value=DEFS)
+    timer = gr.Timer(2.0)
+
+    # ---- handlers ---------------------------------------------------------------------------------
+    def specs_of(selected, extra_text):
+        specs = list(selected or [])
+        for s in (extra_text or "").replace("\n", ",").split(","):
+            s = s.strip()
+            if s and s not in specs:
+                specs.append(s if ("/" in s or s.startswith("hf:")) else f"hf:{s}")
+        return specs
+
+    def show_spans(text, selected, extra_text, lang):
+        from workbench.tokenizer.spans import segment_all
+        specs = specs_of(selected, extra_text)
+        if not text or not specs:
+            return ""
+        return spans_html(segment_all(specs, text, cache(), ctx.ws), lang)
+
+    view_inputs = [sentence, select, extra, lang_box]
+    tokenize_btn.click(show_spans, view_inputs, [spans_out])
+    sentence.submit(show_spans, view_inputs, [spans_out])
+    sentence.input(show_spans, view_inputs, [spans_out], trigger_mode="always_last", show_progress="hidden")
+    select.change(show_spans, view_inputs, [spans_out], show_progress="hidden")
+
+    def start_train(lang, corpus_id, path, *values):
+        from workbench.config import ConfigError
+        from workbench.errors import UserError
+        from workbench.tokenizer.inprocess import run_in_process
+        from workbench.tokenizer.sources import resolve_source
+        corpus = (path or "").strip() or (str(corpus_id) if corpus_id else "")
+        try:
+            cfg = form.to_config(values, corpus=corpus)
+        except ConfigError as e:
+            return gr.skip(), config_error_markdown(e, lang)
+        try:
+            size_mb = resolve_source(cfg.corpus, ctx.ws).size_bytes() / 1e6
+        except UserError as e:
+            return gr.skip(), f"**{'말뭉치' if lang == 'ko' else 'Corpus'}**: {html.escape(str(e))}"
+        work = size_mb * (10 if cfg.pre_tokenization == "kiwi" else 1) * (1 + len(set(cfg.sweep) - {cfg.vocab_size}))
+        if work > INPROCESS_MB:
+            run_id = ctx.jobs.submit("tokenizer", cfg)
+            return run_id, ("큰 말뭉치라 작업으로 실행합니다 (아래 진행 상황)." if lang == "ko"
+                            else "A large corpus: running as a job (progress below).")
+        res = run_in_process("tokenizer", cfg, ctx.ws)
+        return res["run_id"], train_result_markdown(ctx.store.get_run(res["run_id"]), lang)
+
+    train_btn.click(start_train, [lang_box, corpus_dd, corpus_path, *form.components], [train_panel.run_id, train_msg])
+
+    def start_compare(lang, selected, extra_text, heldout_text, n, f1):
+        from workbench.config import ConfigError
+        from workbench.tokenizer.inprocess import run_in_process
+        try:
+            cfg = CompareConfig().replace(tokenizers=specs_of(selected, extra_text), heldout=heldout_text or "",
+                                          max_texts=int(n or 0), morpheme_f1=bool(f1)).validate()
+        except ConfigError as e:
+            return gr.skip(), config_error_markdown(e, lang), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if cfg.max_texts > INPROCESS_COMPARE_TEXTS:
+            run_id = ctx.jobs.submit("tokenizer-compare", cfg)
+            return (run_id, "작업으로 실행합니다 (아래 진행 상황)." if lang == "ko" else "Running as a job (progress below).",
+                    gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        res = run_in_process("tokenizer-compare", cfg, ctx.ws)
+        if res["status"] != "succeeded":
+            return res["run_id"], f"**{'비교 실패' if lang == 'ko' else 'Comparison failed'}**: {html.escape(res['error'] or '')}", \
+                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        result = res["summary"]
+        return (res["run_id"], _compare_note(result, lang), result, table_value(result, lang),
+                lengths_figure(result, lang), composition_figure(result, lang), sweep_figure(ctx.store, lang))
+
+    compare_btn.click(start_compare, [lang_box, select, extra, heldout, max_texts, use_f1],
+                      [compare_panel.run_id, compare_msg, compare_result, table, lengths_plot, comp_plot, sweep_plot])
+
+    def refresh_lists(corpus_current, selected):
+        new_choices = _tokenizer_choices(ctx)
+        values = {v for _, v in new_choices}
+        keep = [v for v in (selected or []) if v in values]
+        return refresh_picker(ctx, corpus_dd, corpus_current), gr.update(choices=new_choices, value=keep)
+
+    refresh_btn.click(refresh_lists, [corpus_dd, select], [corpus_dd, select], queue=False)
+
+    def poll(train_run_id, t_seen, cmp_run_id, c_seen, selected, lang):
+        """Show results of runs that finished as jobs (and add a newly trained tokenizer to the selection)."""
+        out = [gr.skip()] * 10
+        run = train_panel.current(train_run_id)
+        done = run is not None and run.status not in ("queued", "running")
+        key = f"{run.id}:{run.status}" if done else (t_seen or "none")
+        if not t_seen:  # first tick after the page loaded: show the last result, change no selection
+            out[1] = key
+            out[0] = train_result_markdown(run, lang) if done else gr.skip()
+            out[9] = sweep_figure(ctx.store, lang)
+        elif done and key != t_seen:  # a run finished since: show it, add its tokenizer to the selection
+            out[0], out[1] = train_result_markdown(run, lang), key
+            name = (run.summary or {}).get("name")
+            choices = _tokenizer_choices(ctx)
+            sel = list(selected or [])
+            if run.status == "succeeded" and name and name not in sel:
+                sel.insert(0, name)
+            out[2] = gr.update(choices=choices, value=[v for v in sel if v in {c[1] for c in choices}])
+            out[9] = sweep_figure(ctx.store, lang)
+        crun = compare_panel.current(cmp_run_id)
+        if crun is not None and crun.status not in ("queued", "running") and f"{crun.id}:{crun.status}" != c_seen:
+            out[3] = f"{crun.id}:{crun.status}"
+            if crun.status == "succeeded" and crun.summary and crun.summary.get("rows"):
+                result = crun.summary
+                out[4], out[5], out[6], out[7] = result, table_value(result, lang), lengths_figure(result, lang), \
+                    composition_figure(result, lang)
+                out[8] = _compare_note(result, lang)
+        return out
+
+    timer.tick(poll, [train_panel.run_id, train_seen, compare_panel.run_id, compare_seen, select, lang_box],
+               [train_msg, train_seen, select, compare_seen, compare_result, table, lengths_plot, comp_plot,
+                compare_msg, sweep_plot], show_progress="hidden", queue=False)
+
+    def relabel(lang, result, text, selected, extra_text, train_run_id):
+        return (table_value(result, lang), lengths_figure(result, lang), composition_figure(result, lang),
+                sweep_figure(ctx.store, lang), show_spans(text, selected, extra_text, lang),
+                train_result_markdown(train_panel.current(train_run_id), lang),
+                _compare_note(result, lang) if result else "")
+
+    lang_box.change(relabel, [lang_box, compare_result, sentence, select, extra, train_panel.run_id],
+                    [table, lengths_plot, comp_plot, sweep_plot, spans_out, train_msg, compare_msg], queue=False)
+
+
+def _compare_note(result: dict, lang: str) -> str:
+    h = result.get("heldout") or {}
+    warn = [r["tokenizer"] for r in result.get("rows", []) if r.get("warning")]
+    s = (f"{'평가용 글' if lang == 'ko' else 'Held-out text'}: {html.escape(str(h.get('label')))} · "
+         f"{h.get('texts', 0):,} {'개 글' if lang == 'ko' else 'texts'} · {h.get('words', 0):,} "
+         f"{'어절' if lang == 'ko' else 'words'}")
+    if warn:
+        s += (" · ⚠ " + ", ".join(warn) + (": 이 글로 학습한 토크나이저 (수치가 낙관적)" if lang == "ko"
+                                           else ": trained on this text (optimistic figures)"))
+    return s
+
+
+def _tokenizer_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    out = []
+    for a in ctx.store.list_artifacts("tokenizer"):
+        m = a.meta or {}
+        pre = (m.get("settings") or {}).get("pre_tokenization", "")
+        out.append((f"{a.name} · {m.get('algorithm', '?')} {m.get('vocab_size', '?')}"
+                    + (f" · {pre}" if pre else "") + f" · {fmt_time(a.created)}", a.name))
+    return out + list(REFERENCE_CHOICES)
+
+
+def _default_selection(ctx: AppContext) -> list[str]:
+    mine = [a.name for a in ctx.store.list_artifacts("tokenizer")][:3]
+    return mine + [v for _, v in REFERENCE_CHOICES]
+
+
+def _default_heldout() -> str:
+    return "konlpy:kolaw"
+
+
+__all__ = ["build", "spans_html", "table_value"]

@@ -1,0 +1,279 @@
+"""Tokenizer stage: training every algorithm into a transformers folder, references, spans, metrics, bad input."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import last_json, run_cli, shared_data
+
+KOLAW_SENTENCES = [
+    "대한민국은 민주공화국이다.",
+    "모든 국민은 법 앞에 평등하다.",
+    "국회의원은 국회에서 직무상 행한 발언과 표결에 관하여 국회외에서 책임을 지지 아니한다.",
+]
+ROUNDTRIP = KOLAW_SENTENCES + ["햏햏 🙂 ㅋㅋㅋ  두 칸 띄어쓰기", "GPT-4는 2023년에 나왔다!"]
+
+
+def _konlpy_rows(which: str) -> list[dict]:
+    from workbench.tokenizer.sources import resolve_source
+    src = resolve_source(f"konlpy:{which}")
+    return [{"id": str(i), "text": t, "source": which} for i, t in enumerate(src.texts())]
+
+
+@pytest.fixture
+def corpus(ws):
+    """A corpus artifact made directly (the Corpus stage is built elsewhere): kobill train, kolaw validation."""
+    from workbench.artifacts import write_corpus_split, write_meta
+    staging = ws.staging_dir("corpus", "bills")
+    write_corpus_split(staging, "train", _konlpy_rows("kobill"))
+    write_corpus_split(staging, "validation", _konlpy_rows("kolaw"))
+    write_meta(staging, {"recipe": "test"})
+    art_id = ws.publish(staging, "corpus", "bills", meta={"rows": 1})
+    return art_id
+
+
+def _train(ws, **kw):
+    from workbench.tokenizer.inprocess import run_in_process
+    from workbench.tokenizer.stage import TokenizerConfig
+    cfg = TokenizerConfig().replace(**kw).validate()
+    return run_in_process("tokenizer", cfg, ws)
+
+
+@pytest.mark.parametrize("algorithm", ["hf-bpe-char", "hf-bpe-byte", "hf-unigram", "hf-wordpiece", "spm-bpe",
+                                       "spm-unigram"])
+def test_every_algorithm_saves_a_transformers_tokenizer(ws, corpus, algorithm):
+    from transformers import AutoTokenizer
+    res = _train(ws, corpus="bills", name=f"t-{algorithm}", algorithm=algorithm, vocab_size=1200)
+    assert res["status"] == "succeeded", res["error"]
+    art = ws.store.get_artifact(kind="tokenizer", name=f"t-{algorithm}")
+    assert art.parents == [corpus]                                   # lineage to the corpus
+    assert ws.store.get_run(res["run_id"]).config["algorithm"] == algorithm  # and to its config
+    tok = AutoTokenizer.from_pretrained(art.path)                   # no project code
+    assert len(tok) == 1200
+    assert [tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id] == [0, 1, 2, 3]
+    assert tok.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"]) == [4, 5]
+    chat = tok.apply_chat_template([{"role": "user", "content": "안녕하세요?"},
+                                    {"role": "assistant", "content": "네, 반갑습니다."}], tokenize=False)
+    assert chat == "<|im_start|>user\n안녕하세요?<|im_end|>\n<|im_start|>assistant\n네, 반갑습니다.<|im_end|>\n"
+    ids = tok.apply_chat_template([{"role": "user", "content": "안녕"}], add_generation_prompt=True)
+    ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+    assert ids[0] == 4 and 5 in ids
+    meta = json.loads(Path(art.path, "workbench.json").read_text())
+    assert meta["algorithm"] == algorithm and meta["vocab_size"] == 1200
+    assert meta["corpus"]["artifact_name"] == "bills" and meta["special_tokens"]["ids"]["</s>"] == 3
+    assert meta["heldout"]["split"] == "validation" and meta["heldout"]["fertility"] > 1.0
+    if algorithm != "hf-wordpiece":  # WordPiece drops spacing and maps unseen characters to [UNK]
+        for s in ROUNDTRIP:
+            assert tok.decode(tok(s)["input_ids"]) == s, (algorithm, s)
+    if algorithm in ("hf-bpe-char", "hf-unigram", "spm-bpe", "spm-unigram"):
+        pieces = tok.convert_ids_to_tokens(tok("🙂")["input_ids"])
+        assert [p for p in pieces if p.startswith("<0x")] == ["<0xF0>", "<0x9F>", "<0x99>", "<0x82>"]
+
+
+def test_sentencepiece_saved_as_hf_matches_sentencepiece(ws, corpus):
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+    for algo in ("spm-bpe", "spm-unigram"):
+        assert _train(ws, corpus="bills", name=algo, algorithm=algo, vocab_size=1500)["status"] == "succeeded"
+        path = Path(ws.store.get_artifact(kind="tokenizer", name=algo).path)
+        sp = spm.SentencePieceProcessor(model_file=str(path / "spm.model"))
+        tok = AutoTokenizer.from_pretrained(path)
+        # Known difference: SentencePiece adds its "▁" even before a leading space, the HF Metaspace
+        # (prepend_scheme="first", as transformers' non-legacy Llama tokenizer) does not; so compare stripped lines.
+        texts = [r["text"].strip() for r in _konlpy_rows("kolaw")][:300]
+        mismatched = [t for t in texts if sp.encode(t) != tok(t)["input_ids"]]
+        assert not mismatched, (algo, mismatched[:3])
+
+
+def test_kiwi_presegmentation_follows_morphemes_without_kiwi_at_run_time(ws, corpus):
+    from transformers import AutoTokenizer
+    from workbench.tokenizer.compare_stage import CompareConfig, compare
+    for name, pre in (("plain", "whitespace"), ("morph", "kiwi")):
+        res = _train(ws, corpus="bills", name=name, algorithm="hf-bpe-char", vocab_size=2000, pre_tokenization=pre)
+        assert res["status"] == "succeeded", res["error"]
+    tok = AutoTokenizer.from_pretrained(ws.store.get_artifact(kind="tokenizer", name="morph").path)
+    assert "kiwi" not in json.dumps(json.loads(Path(tok.name_or_path, "tokenizer.json").read_text())["pre_tokenizer"])
+    out = compare(CompareConfig(tokenizers=["plain", "morph", "char"], heldout="konlpy:kolaw", max_texts=150), ws)
+    rows = {r["tokenizer"]: r for r in out["rows"]}
+    assert rows["morph"]["boundary_f1"] > rows["plain"]["boundary_f1"] + 0.15, rows
+    assert rows["char"]["boundary_recall"] == 1.0  # every character boundary is a token boundary
+    assert rows["plain"]["fertility"] < rows["morph"]["fertility"] < rows["char"]["fertility"]
+
+
+def test_sweep_logs_fertility_per_vocab_size(ws, corpus):
+    res = _train(ws, corpus="bills", name="sw", vocab_size=1500, sweep=[800, 1100])
+    assert res["status"] == "succeeded", res["error"]
+    sweep = res["summary"]["sweep"]
+    assert [r["vocab_size"] for r in sweep] == [800, 1100, 1500]
+    fert = [r["fertility"] for r in sweep]
+    assert fert[0] > fert[1] > fert[2]
+    logged = sorted((m["step"], m["value"]) for m in ws.store.metrics(res["run_id"], ["heldout/fertility"]))
+    assert logged == [(800, fert[0]), (1100, fert[1]), (1500, fert[2])]
+
+
+def test_bad_input_gets_clear_messages(ws, corpus, tmp_path):
+    from workbench.config import ConfigError
+    from workbench.tokenizer.stage import TokenizerConfig
+    with pytest.raises(ConfigError) as e:  # below specials + 256 bytes: known before reading anything
+        TokenizerConfig(corpus="bills", vocab_size=100).validate()
+    assert e.value.errors[0][0] == "vocab_size" and "alphabet plus special tokens" in e.value.errors[0][1]
+    # Above that floor but below this corpus's alphabet: known after reading it, before training.
+    res = _train(ws, corpus="bills", name="small", vocab_size=300, algorithm="spm-bpe")
+    assert res["status"] == "failed" and "smaller than the alphabet plus special tokens" in res["error"]
+    assert "at least" in res["error"] and ws.store.get_artifact(kind="tokenizer", name="small") is None
+    with pytest.raises(ConfigError) as e:
+        TokenizerConfig(corpus="bills").replace(**{"special_tokens.pad": "</s>"}).validate()
+    assert e.value.errors[0][0] == "special_tokens.eos" and "same as special_tokens.pad" in e.value.errors[0][1]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
+    res = _train(ws, corpus=str(empty), name="e")
+    assert res["status"] == "failed" and "holds no text" in res["error"]
+    res = _train(ws, corpus="no-such-corpus", name="e")
+    assert res["status"] == "failed" and "neither an existing file" in res["error"]
+    assert _train(ws, corpus="bills", name="dup", vocab_size=800)["status"] == "succeeded"
+    res = _train(ws, corpus="bills", name="dup", vocab_size=800)
+    assert res["status"] == "failed" and "already exists" in res["error"]
+    assert _train(ws, corpus="bills", name="dup", vocab_size=900, overwrite=True)["status"] == "succeeded"
+    assert ws.store.get_artifact(kind="tokenizer", name="dup").meta["vocab_size"] == 900
+
+
+def test_references_and_unloadable_tokenizers(ws, corpus, tmp_path):
+    from workbench.errors import UserError
+    from workbench.tokenizer import adapters
+    assert _train(ws, corpus="bills", name="mine", vocab_size=1000)["status"] == "succeeded"
+    path = ws.store.get_artifact(kind="tokenizer", name="mine").path
+    by_path = adapters.load(f"hf:{path}")                     # any HF tokenizer by local path
+    assert by_path.kind == "hf" and by_path.vocab_size == 1000
+    assert adapters.load(path).kind == "trained"              # a folder path with workbench.json
+    assert adapters.load("mine", ws).name == "mine"           # an artifact by name
+    with pytest.raises(UserError, match="Without internet only tokenizers already downloaded load"):
+        adapters.load("hf:nobody-here/no-such-tokenizer-xyz")
+    (tmp_path / "notatok").mkdir()
+    with pytest.raises(UserError, match="cannot load a tokenizer from the folder"):
+        adapters.load(f"hf:{tmp_path / 'notatok'}")
+    with pytest.raises(UserError, match="unknown tokenizer 'gpt-9'"):
+        adapters.load("gpt-9", ws)
+    from workbench.tokenizer.compare_stage import CompareConfig, compare
+    with pytest.raises(UserError, match="nobody/none-xyz"):  # before any long work starts
+        compare(CompareConfig(tokenizers=["cl100k", "hf:nobody/none-xyz"], heldout="konlpy:kolaw"), ws)
+    assert adapters.load("cl100k").vocab_size == 100277
+
+
+def test_spans_show_byte_pieces_as_syllables_and_flag_round_trips(ws, corpus):
+    from workbench.tokenizer import adapters
+    from workbench.tokenizer.spans import segment, segment_all
+    cache = adapters.AdapterCache()
+    seg = segment(cache.get("cl100k"), "한국어")
+    assert [s.text for s in seg.spans] == ["한", "국", "어"] and seg.count == 4
+    assert seg.spans[1].kind == "byte" and len(seg.spans[1].ids) == 2 and seg.roundtrip == "exact"
+    byte = segment(cache.get("byte"), "한 a")
+    assert [s.text for s in byte.spans] == ["한", "▁", "a"] and byte.count == 5
+    kiwi = segment(cache.get("kiwi"), "학교에 갔다")
+    assert [s.text for s in kiwi.spans] == ["학교", "에", "갔", "다"] and kiwi.count == 5
+    assert kiwi.spans[2].labels == ["가/VV", "었/EP"]  # 갔 = 가 + 었, one span
+    assert _train(ws, corpus="bills", name="cov", vocab_size=1000, character_coverage=0.99)["status"] == "succeeded"
+    rare = "햏"  # not in the bills: byte fallback, shown as the syllable with its 3 byte ids
+    seg = segment(cache.get("cov", ws), f"국회 {rare}")
+    span = next(s for s in seg.spans if s.kind == "byte")
+    assert span.text == rare and span.labels == ["<0xED>", "<0x96>", "<0x8F>"] and seg.roundtrip == "exact"
+    assert not any("\ufffd" in s.text for s in seg.spans)
+    assert _train(ws, corpus="bills", name="wp", vocab_size=1000, algorithm="hf-wordpiece")["status"] == "succeeded"
+    rows = segment_all(["wp", "hf:nobody/none-xyz"], "국회  의원 , 햏", cache, ws)
+    assert rows[0].roundtrip == "lossy" and rows[1].kind == "error" and "cannot load" in rows[1].error
+
+
+def test_metric_definitions_on_known_text():
+    from workbench.tokenizer.adapters import CharAdapter
+    from workbench.tokenizer.metrics import boundaries, classify_piece, evaluate, interior, kiwi_reference
+    assert boundaries([(0, 1), (0, 1), (1, 2)]) == {0, 1, 2}          # 했다: 하+었 share 했, boundary at 1
+    assert boundaries([(0, 2), (1, 2), (2, 3)]) == {0, 2, 3}          # 나왔다: 나오 spans 1, so no boundary at 1
+    assert interior("ab cd") == {1, 4}
+    ref = kiwi_reference(["학교에 갔다"])
+    assert ref == [{2, 5}]                                            # 학교|에  갔|다
+    row = evaluate(CharAdapter(), ["학교에 갔다"], ref, throughput=False)
+    assert row["fertility"] == 3.0 and row["words_split"] == 1.0     # 6 characters (space included) / 2 words
+    assert row["boundary_recall"] == 1.0 and row["boundary_precision"] == 0.667
+    assert [classify_piece(x) for x in ("▁학교", "에", "ㅋㅋ", "GPT", "2023", "!!", "漢字", None)] == \
+        ["hangul_multi", "hangul_syllable", "jamo", "latin", "digit", "symbol", "other", "byte"]
+
+
+def test_sources_read_files_folders_and_encodings(tmp_path):
+    from workbench.tokenizer.sources import resolve_source
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "a.txt").write_text("첫 줄\n\n둘째 줄\n", encoding="utf-8")
+    with gzip.open(d / "b.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write(json.dumps({"text": "제이슨 글", "source": "x"}, ensure_ascii=False) + "\n")
+    (d / "c.tsv").write_text('sentence1\tsentence2\tgold_label\n전제 "문장"\t가설\tneutral\n전제 "문장"\t가설 둘\tx\n',
+                             encoding="utf-8")
+    (d / "d.txt").write_bytes("완성형 한국어 (CP949) 텍스트입니다. 한글 인코딩 감지.\n".encode("cp949") * 20)
+    texts = list(resolve_source(str(d)).texts())
+    assert texts[:5] == ["첫 줄", "둘째 줄", "제이슨 글", '전제 "문장"', "가설"]
+    assert texts[-1] == "완성형 한국어 (CP949) 텍스트입니다. 한글 인코딩 감지."
+    assert list(resolve_source(str(d / "c.tsv")).texts(unique=True)) == ['전제 "문장"', "가설", "가설 둘"]
+
+
+def test_cli_train_from_a_file_and_compare_prints_one_json_table(tmp_path):
+    ws = tmp_path / "ws"
+    text = tmp_path / "bills.txt"
+    text.write_text("\n".join(r["text"] for r in _konlpy_rows("kobill")), encoding="utf-8")
+    r = run_cli("tokenizer", "--set", f"corpus={text}", "--set", "vocab_size=1000", "--set", "name=cli-tok",
+                workspace=ws, timeout=300)
+    out = last_json(r.stdout)
+    assert r.returncode == 0 and out["ok"] and out["vocab_size"] == 1000, r.stderr[-2000:]
+    r = run_cli("tokenizer-compare", "--set", "tokenizers=cli-tok,cl100k,char", "--set", "heldout=konlpy:kolaw",
+                "--set", "max_texts=50", "--set", "morpheme_f1=false", workspace=ws, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1
+    table = json.loads(lines[0])
+    assert [row["tokenizer"] for row in table["rows"]] == ["cli-tok", "cl100k", "char"]
+    assert table["rows"][0]["fertility"] < table["rows"][1]["fertility"]
+    r = run_cli("tokenizer", "--set", f"corpus={text}", "--set", "special_tokens.bos=</s>", workspace=ws)
+    assert r.returncode == 2 and "special_tokens.bos" in r.stderr
+
+
+def test_real_data_korean_fertility_against_cl100k(ws):
+    """On real text (../shared/data): a BPE trained on Korean needs far fewer tokens per word than cl100k."""
+    src = shared_data("pretrain", "korean_parallel_corpora_ko.txt")
+    held = shared_data("kor-nlu", "KorNLI", "xnli.dev.ko.tsv")
+    from workbench.tokenizer.compare_stage import CompareConfig, compare
+    res = _train(ws, corpus=str(src), name="par", vocab_size=8000, heldout=str(held))
+    assert res["status"] == "succeeded", res["error"]
+    out = compare(CompareConfig(tokenizers=["par", "cl100k"], heldout=str(held), max_texts=300,
+                                morpheme_f1=False, composition=False), ws)
+    fert = {r["tokenizer"]: r["fertility"] for r in out["rows"]}
+    assert fert["par"] < 2.6 and fert["cl100k"] > 3.5, fert
+
+
+def test_large_training_runs_as_a_job_with_progress(ws):
+    """The path the tab takes for a large corpus: the job runner starts the stage's CLI in a child process."""
+    from conftest import wait_for
+    from workbench.jobs import JobManager
+    from workbench.tokenizer.stage import TokenizerConfig
+    jobs = JobManager(ws, poll_s=0.2).start()
+    try:
+        run_id = jobs.submit("tokenizer", TokenizerConfig(corpus="konlpy:kobill", name="as-job", vocab_size=1000,
+                                                          sweep=[800]))
+        run = wait_for(lambda: (r := ws.store.get_run(run_id)).status not in ("queued", "running") and r, 120,
+                       what="the tokenizer job to end")
+        assert run.status == "succeeded", run.error
+        assert run.progress_done == run.progress_total == 1 and "saved tokenizer 'as-job'" in run.progress_msg
+        assert [m["step"] for m in ws.store.metrics(run_id, ["heldout/fertility"])] == [800, 1000]
+        assert ws.store.get_artifact(kind="tokenizer", name="as-job").run == run_id
+    finally:
+        jobs.shutdown()
+
+
+def test_library_training_is_interruptible():
+    import time
+    from workbench.runtime import StopRequested
+    from workbench.tokenizer.train import run_interruptible
+    t0 = time.time()
+    with pytest.raises(StopRequested):
+        run_interruptible(lambda: time.sleep(30), lambda: time.time() - t0 > 0.5, poll=0.1)
+    assert time.time() - t0 < 3
+    assert run_interruptible(lambda: 42, lambda: False) == 42

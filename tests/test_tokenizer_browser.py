@@ -1,0 +1,81 @@
+"""The Tokenizer tab in a real browser: sentence spans, training from the form, the held-out comparison."""
+from __future__ import annotations
+
+from conftest import screenshot, wait_for
+
+
+def _prepare_workspace(ws_path):
+    """A corpus artifact (konlpy bills) and one trained tokenizer, made with the engine before the app starts."""
+    from state import Workspace
+    from workbench.artifacts import write_corpus_split
+    from workbench.tokenizer.inprocess import run_in_process
+    from workbench.tokenizer.sources import resolve_source
+    from workbench.tokenizer.stage import TokenizerConfig
+    ws = Workspace(ws_path)
+    staging = ws.staging_dir("corpus", "bills")
+    rows = [{"id": str(i), "text": t, "source": "kobill"} for i, t in enumerate(resolve_source("konlpy:kobill").texts())]
+    write_corpus_split(staging, "train", rows)
+    ws.publish(staging, "corpus", "bills")
+    res = run_in_process("tokenizer", TokenizerConfig(corpus="bills", name="bills-bpe", vocab_size=1500), ws)
+    assert res["status"] == "succeeded", res["error"]
+    return ws
+
+
+def test_tokenizer_tab_spans_train_and_compare(app_factory, page, tmp_path):
+    ws = _prepare_workspace(tmp_path / "ws")
+    app = app_factory(tmp_path / "ws")
+    page.goto(app.url)
+    page.get_by_role("tab", name="2. 토크나이저").click()
+
+    # Type a sentence: every selected tokenizer shows it as spans (trained one + cl100k, kiwi, char, byte).
+    box = page.locator("#tok-sentence textarea")
+    box.fill("국회의원은 법률안을 제출할 수 있다. 햏")
+    page.locator("#tok-go").click()
+    rows = page.locator("#tok-spans .tok-row")
+    wait_for(lambda: rows.count() >= 5 and "햏" in page.locator("#tok-spans").inner_text(), 60,
+             what="spans of five tokenizers for the typed sentence")
+    for name in ("bills-bpe", "cl100k", "kiwi"):
+        row = page.locator(f"#tok-spans .tok-row[data-name='{name}']")
+        assert row.locator(".tok-span").count() >= 5, name
+        assert row.locator(".tok-rt").get_attribute("data-rt") == "exact", name
+    mine = page.locator("#tok-spans .tok-row[data-name='bills-bpe']")
+    byte_span = mine.locator(".tok-span[data-kind='byte']").first
+    assert byte_span.inner_text() == "햏"                      # 3 byte-fallback pieces shown as the syllable
+    assert "<0xED>" in byte_span.get_attribute("title")
+    assert "\ufffd" not in page.locator("#tok-spans").inner_text()
+    screenshot(page, "tokenizer-spans")
+
+    # A bad value is refused with the field named; nothing runs.
+    vocab = page.get_by_label("어휘 크기").first
+    vocab.fill("10")
+    page.locator("#tok-train").click()
+    page.locator("#tok-train-msg").get_by_text("vocab_size").first.wait_for()
+    assert len(ws.store.list_runs(stage="tokenizer")) == 1
+
+    # Train a small tokenizer from the form (in-process): it is saved and joins the selection.
+    vocab.fill("1200")
+    page.get_by_label("토크나이저 이름").first.fill("ui-tok")
+    page.locator("#tok-train").click()
+    page.locator("#tok-train-msg").get_by_text("ui-tok").first.wait_for(timeout=90_000)
+    assert ws.store.get_artifact(kind="tokenizer", name="ui-tok") is not None
+    wait_for(lambda: page.locator("#tok-spans .tok-row[data-name='ui-tok']").count() == 1, 30,
+             what="the new tokenizer in the sentence view")
+
+    # Held-out comparison (konlpy:kolaw, not trained on): the table lists every tokenizer.
+    page.locator("#tok-max-texts input").fill("100")
+    page.locator("#tok-compare").click()
+    table = page.locator("#tok-table")
+    table.get_by_text("ui-tok").first.wait_for(timeout=120_000)
+    for name in ("bills-bpe", "cl100k", "kiwi", "char", "byte"):
+        assert table.get_by_text(name, exact=True).count() >= 1, name
+    page.locator("#tok-lengths .plot-container, #tok-lengths .js-plotly-plot").first.wait_for()
+    screenshot(page, "tokenizer-compare")
+    run = ws.store.list_runs(stage="tokenizer-compare")[0]
+    assert run.status == "succeeded" and len(run.summary["rows"]) == 6
+
+    # Language switch relabels the table.
+    page.locator("#wb-lang").get_by_text("English").click()
+    table.get_by_text("fertility").first.wait_for()
+    page.locator("#tok-train-msg").get_by_text("Saved").first.wait_for()
+    assert "tokens" in page.locator("#tok-spans").inner_text()
+    screenshot(page, "tokenizer-compare-en")

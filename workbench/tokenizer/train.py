@@ -1,0 +1,406 @@
+"""Training: Hugging Face `tokenizers` (BPE byte-level, BPE character-level with byte fallback, Unigram,
+WordPiece) and SentencePiece (BPE, Unigram with byte fallback), all saved as one format: a transformers
+fast-tokenizer folder.
+
+Two passes. `prepare` reads the source once and writes the training text to a file (one line per
+line of text, normalized, with Kiwi morpheme boundaries marked when asked), counting characters on
+the way; the library then trains from that file (its own fast, multi-threaded reader), as often as a
+vocabulary-size sweep needs.
+
+Kiwi pre-segmentation shapes the *vocabulary*: a private-use mark is put at every morpheme boundary
+inside a word in the training text and the trainer splits there, so no learned piece crosses a
+morpheme boundary. The saved tokenizer does not need Kiwi: at run time it cuts raw text with the
+learned pieces, so `AutoTokenizer.from_pretrained(dir)` alone reproduces it (and the pretrain and
+chat stages need nothing more). Its boundary F1 is measured on raw text, as it is used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from workbench.errors import UserError
+
+from .sources import TextSource
+from .specials import Specials, chat_template
+
+MARK = "\ue000"  # Unicode private use: marks Kiwi morpheme boundaries in the training text only
+
+ALGORITHMS = ("hf-bpe-byte", "hf-bpe-char", "hf-unigram", "hf-wordpiece", "spm-bpe", "spm-unigram")
+BYTE_FALLBACK = ("hf-bpe-char", "hf-unigram", "spm-bpe", "spm-unigram")
+PRE_TOKENIZATION = ("whitespace", "punctuation", "none", "kiwi")
+NORMALIZATION = ("NFC", "NFKC", "none")
+
+
+@dataclass
+class Settings:
+    algorithm: str = "hf-bpe-char"
+    vocab_size: int = 8000
+    min_frequency: int = 2
+    normalization: str = "NFC"
+    pre_tokenization: str = "whitespace"
+    character_coverage: float = 0.9995
+    specials: Specials = field(default_factory=Specials)
+
+
+@dataclass
+class Prepared:
+    path: Path
+    lines: int = 0
+    chars: int = 0
+    bytes: int = 0
+    char_counts: Counter = field(default_factory=Counter)
+    heldout: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def alphabet(self, coverage: float) -> list[str]:
+        """The most frequent characters that together make up `coverage` of all characters."""
+        total = sum(self.char_counts.values())
+        keep, acc = [], 0
+        for ch, c in self.char_counts.most_common():
+            if acc >= coverage * total and keep:
+                break
+            keep.append(ch)
+            acc += c
+        return keep
+
+
+def normalize(text: str, form: str) -> str:
+    return unicodedata.normalize(form, text) if form in ("NFC", "NFKC") else text
+
+
+def prepare(source: TextSource, st: Settings, workdir: Path, *, max_texts: int | None = None,
+            holdout_every: int = 0, holdout_max: int = 2000, progress: Callable | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Prepared:
+    """Read the source once: write the training text file, count characters, keep held-out texts aside.
+
+    holdout_every=N puts every N-th text (up to holdout_max) aside as held-out text instead of training on it.
+    """
+    t0 = time.perf_counter()
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = Prepared(workdir / "train.txt")
+    kiwi_mode = st.pre_tokenization == "kiwi"
+    counts: Counter = out.char_counts
+
+    def lines():
+        for i, text in enumerate(source.texts("train", limit=max_texts, progress=progress)):
+            if should_stop is not None and i % 1000 == 0 and should_stop():
+                from workbench.runtime import StopRequested
+                raise StopRequested("stop requested while reading the corpus")
+            if holdout_every and i % holdout_every == holdout_every - 1 and len(out.heldout) < holdout_max:
+                out.heldout.append(text)
+                continue
+            text = normalize(text.replace(MARK, ""), st.normalization)
+            for line in text.splitlines():
+                if line.strip():
+                    yield line
+
+    with open(out.path, "w", encoding="utf-8") as f:
+        stream = lines()
+        if kiwi_mode:
+            stream = _kiwi_marked(stream)
+        for line in stream:
+            f.write(line)
+            f.write("\n")
+            out.lines += 1
+            out.bytes += len(line.encode("utf-8")) + 1
+            counts.update(line)
+    for ch in (" ", "\t", MARK, "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"):
+        counts.pop(ch, None)
+    out.chars = sum(counts.values())
+    out.seconds = time.perf_counter() - t0
+    if out.lines == 0 or out.chars == 0:
+        raise UserError(f"the corpus '{source.label}' holds no text (0 non-empty lines): pick a corpus with text, "
+                        "or check the file/folder path and its format.")
+    return out
+
+
+def _kiwi_marked(lines, batch: int = 2000):
+    """Lines with MARK at every Kiwi morpheme boundary inside a word (analysed in batches, multi-threaded)."""
+    from .adapters import kiwi_tokens
+    from .metrics import boundaries, interior
+    buf: list[str] = []
+
+    def flush():
+        for text, toks in zip(buf, kiwi_tokens(buf)):
+            cuts = sorted(boundaries([(t.start, t.start + t.len) for t in toks]) & interior(text))
+            if not cuts:
+                yield text
+                continue
+            parts, prev = [], 0
+            for c in cuts:
+                parts.append(text[prev:c])
+                prev = c
+            parts.append(text[prev:])
+            yield MARK.join(parts)
+        buf.clear()
+
+    for line in lines:
+        buf.append(line)
+        if len(buf) >= batch:
+            yield from flush()
+    if buf:
+        yield from flush()
+
+
+def min_vocab_size(st: Settings, prep: Prepared) -> tuple[int, str]:
+    """The smallest vocabulary the algorithm can build on this text, and what it is made of."""
+    n_special = len(st.specials.ordered)
+    if st.algorithm == "hf-bpe-byte":
+        return n_special + 256, f"{n_special} special tokens + 256 byte symbols"
+    if st.algorithm == "hf-unigram":
+        alpha = len(prep.alphabet(st.character_coverage)) + 1  # rare characters are cut out (see below)
+        return n_special + 256 + alpha, (f"{n_special} special tokens + 256 byte pieces + {alpha} characters "
+                                         f"(coverage {st.character_coverage})")
+    alpha = len(prep.alphabet(st.character_coverage)) + 1  # + ▁ (the space mark)
+    if st.algorithm == "hf-wordpiece":
+        # WordPiece keeps every character twice: word-initial and as a ##continuation.
+        return n_special + 2 * alpha, f"{n_special} special tokens + {alpha} characters x 2 (word start and ##)"
+    return n_special + 256 + alpha, (f"{n_special} special tokens + 256 byte pieces + {alpha} characters "
+                                     f"(coverage {st.character_coverage})")
+
+
+def check_vocab_size(st: Settings, prep: Prepared, vocab_size: int, field_name: str = "vocab_size") -> None:
+    need, what = min_vocab_size(st, prep)
+    if vocab_size < need:
+        raise UserError(f"{field_name} {vocab_size} is smaller than the alphabet plus special tokens of this corpus "
+                        f"({need}: {what}): raise {field_name} to at least {need}"
+                        + (", or lower character_coverage" if st.algorithm != "hf-bpe-byte" else "") + ".")
+
+
+# -- Hugging Face tokenizers ------------------------------------------------------------------------
+def _pre_tokenizer(st: Settings):
+    from tokenizers import Regex, pre_tokenizers as pt
+    algo, mode = st.algorithm, st.pre_tokenization
+    if algo == "hf-bpe-byte":
+        if mode == "punctuation":
+            return pt.ByteLevel(add_prefix_space=False, use_regex=True)  # GPT-2's split: letters/digits/punct.
+        # A word keeps the one space before it; extra spaces stand alone (as in GPT-2).
+        return pt.Sequence([pt.Split(Regex(r" ?[^\s]+|\s+(?!\S)|\s+"), behavior="isolated"),
+                            pt.ByteLevel(add_prefix_space=False, use_regex=False)])
+    if algo == "hf-wordpiece":
+        if mode == "punctuation":
+            return pt.Sequence([pt.WhitespaceSplit(), pt.Punctuation()])
+        return pt.WhitespaceSplit()
+    meta = pt.Metaspace(replacement="▁", prepend_scheme="first", split=mode != "none")
+    if mode == "punctuation":
+        return pt.Sequence([meta, pt.Punctuation(behavior="isolated")])
+    return meta
+
+
+def _decoder(st: Settings):
+    from tokenizers import decoders
+    if st.algorithm == "hf-bpe-byte":
+        return decoders.ByteLevel()
+    if st.algorithm == "hf-wordpiece":
+        return decoders.WordPiece(prefix="##", cleanup=True)
+    return decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                              decoders.Strip(content=" ", left=1, right=0)])
+
+
+def _normalizer(st: Settings):
+    from tokenizers import normalizers
+    return {"NFC": normalizers.NFC(), "NFKC": normalizers.NFKC()}.get(st.normalization)
+
+
+def train_hf(st: Settings, prep: Prepared, vocab_size: int):
+    """Train with Hugging Face `tokenizers` from the prepared file; returns a tokenizers.Tokenizer."""
+    from tokenizers import Tokenizer, models, pre_tokenizers as pt, trainers
+
+    specials = st.specials.ordered
+    algo = st.algorithm
+    byte_fb = algo in BYTE_FALLBACK
+    target = vocab_size - (256 if byte_fb else 0)  # the 256 byte pieces are added after training
+    train_file = prep.path
+    if algo == "hf-bpe-byte":
+        tok = Tokenizer(models.BPE())
+        trainer = trainers.BpeTrainer(vocab_size=target, min_frequency=st.min_frequency, special_tokens=specials,
+                                      initial_alphabet=pt.ByteLevel.alphabet(), show_progress=False)
+    elif algo == "hf-bpe-char":
+        tok = Tokenizer(models.BPE(byte_fallback=True, unk_token=st.specials.unk))
+        trainer = trainers.BpeTrainer(vocab_size=target, min_frequency=st.min_frequency, special_tokens=specials,
+                                      limit_alphabet=len(prep.alphabet(st.character_coverage)) + 1,
+                                      show_progress=False)
+    elif algo == "hf-wordpiece":
+        tok = Tokenizer(models.WordPiece(unk_token=st.specials.unk, continuing_subword_prefix="##"))
+        trainer = trainers.WordPieceTrainer(vocab_size=target, min_frequency=st.min_frequency,
+                                            special_tokens=specials, continuing_subword_prefix="##",
+                                            limit_alphabet=len(prep.alphabet(st.character_coverage)) + 1,
+                                            show_progress=False)
+    elif algo == "hf-unigram":
+        tok = Tokenizer(models.Unigram())
+        trainer = trainers.UnigramTrainer(vocab_size=target, special_tokens=specials, unk_token=st.specials.unk,
+                                          show_progress=False)
+        train_file = _drop_rare_characters(prep, st.character_coverage)
+    else:
+        raise ValueError(algo)
+    tok.normalizer = _normalizer(st)
+    final_pre = _pre_tokenizer(st)
+    # Training splits at MARK too (Kiwi boundaries; for Unigram also where rare characters were cut out).
+    tok.pre_tokenizer = pt.Sequence([pt.Split(MARK, behavior="removed"), final_pre])
+    tok.decoder = _decoder(st)
+    tok.train([str(train_file)], trainer)
+    tok.pre_tokenizer = final_pre
+    if byte_fb:
+        tok = _with_byte_pieces(tok, len(specials))
+    return tok
+
+
+def _drop_rare_characters(prep: Prepared, coverage: float) -> Path:
+    """HF Unigram has no coverage setting: characters outside the coverage alphabet are cut out of its
+    training text (replaced by MARK, a split point), so it learns no piece with them; at run time they
+    fall back to bytes, as in SentencePiece."""
+    keep = set(prep.alphabet(coverage))
+    rare = [c for c in prep.char_counts if c not in keep]
+    if not rare:
+        return prep.path
+    table = str.maketrans({c: MARK for c in rare})
+    out = prep.path.with_name("train-unigram.txt")
+    with open(prep.path, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
+        for line in src:
+            dst.write(line.translate(table))
+    return out
+
+
+def _with_byte_pieces(tok, n_special: int):
+    """Insert the 256 byte-fallback pieces <0x00>..<0xFF> right after the special tokens (ids n_special..+255)."""
+    from tokenizers import Tokenizer
+    spec = json.loads(tok.to_str())
+    model = spec["model"]
+    byte_pieces = [f"<0x{b:02X}>" for b in range(256)]
+    if model["type"] == "BPE":
+        vocab = model["vocab"]
+        for piece in byte_pieces:
+            vocab.pop(piece, None)
+        ordered = sorted(vocab.items(), key=lambda kv: kv[1])
+        new = {}
+        for piece, _ in ordered[:n_special]:
+            new[piece] = len(new)
+        for piece in byte_pieces:
+            new[piece] = len(new)
+        for piece, _ in ordered[n_special:]:
+            new[piece] = len(new)
+        model["vocab"] = new
+    elif model["type"] == "Unigram":
+        vocab = [v for v in model["vocab"] if v[0] not in set(byte_pieces)]
+        model["vocab"] = vocab[:n_special] + [[p, 0.0] for p in byte_pieces] + vocab[n_special:]
+        model["byte_fallback"] = True
+    spec["model"] = model
+    return Tokenizer.from_str(json.dumps(spec, ensure_ascii=False))
+
+
+# -- SentencePiece ------------------------------------------------------------------------------
+def train_spm(st: Settings, prep: Prepared, vocab_size: int, workdir: Path):
+    """Train with the sentencepiece library, then express the model as a tokenizers.Tokenizer."""
+    import sentencepiece as spm
+    sp = st.specials
+    prefix = workdir / f"spm-{vocab_size}"
+    kwargs = dict(
+        input=str(prep.path), model_prefix=str(prefix), model_type=st.algorithm.split("-")[1],
+        vocab_size=vocab_size, character_coverage=st.character_coverage, byte_fallback=True,
+        # Normalization is done by us (NFC/NFKC) identically at training and in the saved tokenizer.
+        normalization_rule_name="identity", add_dummy_prefix=True, remove_extra_whitespaces=False,
+        split_by_whitespace=st.pre_tokenization != "none",
+        split_by_unicode_script=st.pre_tokenization == "punctuation",
+        split_by_number=st.pre_tokenization == "punctuation",
+        pad_id=0, unk_id=1, bos_id=2, eos_id=3, pad_piece=sp.pad, unk_piece=sp.unk, bos_piece=sp.bos,
+        eos_piece=sp.eos, control_symbols=[sp.chat_start, sp.chat_end, *sp.extra],
+        max_sentence_length=1 << 16, num_threads=max(1, os.cpu_count() or 1), minloglevel=1,
+        hard_vocab_limit=True,
+    )
+    if st.pre_tokenization == "kiwi":
+        kwargs["pretokenization_delimiter"] = MARK
+    try:
+        spm.SentencePieceTrainer.train(**kwargs)
+    except RuntimeError as e:
+        msg = str(e)
+        if "Vocabulary size" in msg or "vocab_size" in msg:
+            raise UserError(f"SentencePiece cannot build {vocab_size} pieces from this corpus ({msg.strip()[:300]}): "
+                            "lower vocab_size (the corpus is too small for it) or raise character_coverage.") from None
+        raise
+    return spm_to_tokenizers(str(prefix) + ".model", st)
+
+
+def spm_to_tokenizers(model_file: str, st: Settings):
+    """A SentencePiece model as a `tokenizers.Tokenizer` (same pieces, scores, byte fallback and specials)."""
+    import sentencepiece as spm
+    from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers as pt
+    from transformers.convert_slow_tokenizer import generate_merges
+
+    proc = spm.SentencePieceProcessor(model_file=model_file)
+    n = proc.get_piece_size()
+    pieces = [(proc.id_to_piece(i), proc.get_score(i)) for i in range(n)]
+    controls = [i for i in range(n) if proc.is_control(i) or proc.is_unknown(i)]
+    byte_ids = [i for i in range(n) if proc.is_byte(i)]
+    unk_id = proc.unk_id()
+    if st.algorithm == "spm-unigram":
+        model = models.Unigram([(p, s) for p, s in pieces], unk_id=unk_id, byte_fallback=True)
+    else:
+        vocab = {p: i for i, (p, _) in enumerate(pieces)}
+        skip = {pieces[i][0] for i in controls + byte_ids}
+        merges = generate_merges(vocab, {p: s for p, s in pieces}, skip_tokens=skip)
+        model = models.BPE(vocab, merges, unk_token=pieces[unk_id][0], fuse_unk=True, byte_fallback=True)
+    tok = Tokenizer(model)
+    tok.normalizer = _normalizer(st)
+    tok.pre_tokenizer = pt.Metaspace(replacement="▁", prepend_scheme="first", split=st.pre_tokenization != "none")
+    tok.decoder = _decoder(st)
+    tok.add_special_tokens([AddedToken(pieces[i][0], special=True, normalized=False) for i in sorted(controls)])
+    return tok
+
+
+# -- common ----------------------------------------------------------------------------------------
+def train(st: Settings, prep: Prepared, vocab_size: int, workdir: Path):
+    """One tokenizer of `vocab_size` from the prepared text (tokenizers.Tokenizer)."""
+    check_vocab_size(st, prep, vocab_size)
+    if st.algorithm.startswith("spm-"):
+        return train_spm(st, prep, vocab_size, workdir)
+    return train_hf(st, prep, vocab_size)
+
+
+def to_transformers(tok, st: Settings):
+    """A transformers fast tokenizer with bos/eos/pad/unk, the chat tokens and the chat template set."""
+    from transformers import PreTrainedTokenizerFast
+    sp = st.specials
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=sp.bos, eos_token=sp.eos, pad_token=sp.pad,
+                                   unk_token=sp.unk, additional_special_tokens=[sp.chat_start, sp.chat_end, *sp.extra],
+                                   clean_up_tokenization_spaces=False)
+    fast.chat_template = chat_template(sp)
+    return fast
+
+
+def run_interruptible(fn, should_stop: Callable[[], bool], *, tick: Callable[[float], None] | None = None,
+                      poll: float = 0.5, tick_every: float = 5.0):
+    """Run a library call that cannot be interrupted (Rust/C++ training) in a thread, checking for stop.
+
+    The libraries release the GIL while training, so the caller keeps answering: on a stop request we
+    return at once (StopRequested) and the job process exits, taking the worker thread with it.
+    """
+    from workbench.runtime import StopRequested
+    result: dict = {}
+
+    def work():
+        try:
+            result["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = e
+
+    th = threading.Thread(target=work, name="tokenizer-train", daemon=True)
+    t0 = last = time.perf_counter()
+    th.start()
+    while th.is_alive():
+        th.join(poll)
+        now = time.perf_counter()
+        if tick is not None and th.is_alive() and now - last >= tick_every:
+            last = now
+            tick(now - t0)
+        if th.is_alive() and should_stop():
+            raise StopRequested("stop requested during training")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
