@@ -50,9 +50,6 @@ def init_worker(cfg, in_pool: bool = False) -> None:
     d = cfg.dedup
     _W["hasher"] = MinHasher(d.num_perm, d.seed, d.shingle, d.threshold) if d.near else None
     charstats.table()
-    if cfg.backend == "nemo_curator":
-        from .nemo import NemoFilters
-        _W["nemo"] = NemoFilters(cfg.filters)
 
 
 def clip(t: str, at: int = 0) -> str:
@@ -71,9 +68,9 @@ def enabled_filters(f) -> list[str]:
     return [s for s in FILTER_STEPS if getattr(f, s)]
 
 
-def process_batch(docs: list[tuple[str, str, str]]) -> dict:
-    cfg = _W["cfg"]
-    k = cfg.examples
+def clean_batch(docs: list[tuple[str, str, str]]) -> dict:
+    """Cleaning steps over a batch, counting changed documents; also the batch's 'before' statistics."""
+    k = _W["cfg"].examples
     ids = [d[0] for d in docs]
     texts = [d[1] for d in docs]
     srcs = [d[2] for d in docs]
@@ -91,29 +88,40 @@ def process_batch(docs: list[tuple[str, str, str]]) -> dict:
                 texts[i] = t2
         changed[f"clean.{name}"] = c
         examples[f"clean.{name}"] = ex
-    if "nemo" in _W:
-        removed_by, fex = _W["nemo"].run(texts, k)
-    else:
-        cp, lengths = charstats.codepoints(texts)
-        counts = charstats.class_counts(cp, lengths)
-        removed_by, fex = run_filters(texts, lengths, counts, cfg.filters, k)
+    return {"n": len(docs), "ids": ids, "texts": texts, "sources": srcs, "changed": changed, "examples": examples,
+            "before": before, "src_in": Counter(srcs)}
+
+
+def finish_batch(part: dict, removed_by: np.ndarray, fex: dict) -> dict:
+    """Count and sample the filters' removals, keep the survivors, compute their dedup keys and LSH bands."""
+    cfg = _W["cfg"]
+    ids, texts, srcs = part["ids"], part["texts"], part["sources"]
     removed = {}
     for si, step in enumerate(FILTER_STEPS):
         if getattr(cfg.filters, step):
             removed[f"filters.{step}"] = int((removed_by == si).sum())
-            examples[f"filters.{step}"] = [{"id": ids[i], "text": clip(texts[i]), "why": why} for i, why in fex[step]]
+            part["examples"][f"filters.{step}"] = [{"id": ids[i], "text": clip(texts[i]), "why": why}
+                                                   for i, why in fex[step]]
     keep = np.flatnonzero(removed_by < 0)
-    s_ids = [ids[i] for i in keep]
     s_texts = [texts[i] for i in keep]
-    s_srcs = [srcs[i] for i in keep]
-    out = {"n": len(docs), "changed": changed, "removed": removed, "examples": examples, "before": before,
-           "ids": s_ids, "texts": s_texts, "sources": s_srcs, "src_in": Counter(srcs)}
+    out = {**part, "removed": removed, "ids": [ids[i] for i in keep], "texts": s_texts,
+           "sources": [srcs[i] for i in keep]}
     if cfg.dedup.exact:
         out["exact"] = np.fromiter((exact_key(t) for t in s_texts), dtype=np.uint64, count=len(s_texts))
     if _W["hasher"] is not None:
         h = _W["hasher"]
         out["bands"] = h.band_hashes(h.signatures(s_texts))
     return out
+
+
+def process_batch(docs: list[tuple[str, str, str]]) -> dict:
+    """The whole per-batch recipe of the local backend: clean, filter, hash."""
+    part = clean_batch(docs)
+    texts = part["texts"]
+    cp, lengths = charstats.codepoints(texts)
+    counts = charstats.class_counts(cp, lengths)
+    removed_by, fex = run_filters(texts, lengths, counts, _W["cfg"].filters, _W["cfg"].examples)
+    return finish_batch(part, removed_by, fex)
 
 
 # -- orchestration (main process) ---------------------------------------------------------------
@@ -137,20 +145,20 @@ def _wait(res, ctx):
                 raise StopRequested(ctx.stop_reason) from None
 
 
-def _results(batches: Iterator[list], cfg, ctx, use_pool: bool) -> Iterator[dict]:
-    """process_batch over the batches, in order; with a pool, at most 2 batches per worker in flight."""
+def pmap(fn, items: Iterator, cfg, ctx, use_pool: bool) -> Iterator:
+    """fn over the items, in order; with a worker pool, at most 2 items per worker in flight (bounded memory)."""
     if not use_pool:
         init_worker(cfg)
-        for b in batches:
-            yield process_batch(b)
+        for b in items:
+            yield fn(b)
         return
     init_worker(cfg)  # imports (datasketch, scipy) and the character table once here; forked workers inherit them
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     pool = mp.get_context(method).Pool(cfg.num_proc, initializer=init_worker, initargs=(cfg, True))
     try:
         pending: deque = deque()
-        for b in batches:
-            pending.append(pool.apply_async(process_batch, (b,)))
+        for b in items:
+            pending.append(pool.apply_async(fn, (b,)))
             if len(pending) >= 2 * cfg.num_proc:
                 yield _wait(pending.popleft(), ctx)
         while pending:
@@ -202,7 +210,11 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     stopped = False
     bi = 0
     ctx.progress(0, 1000, "reading")
-    results = _results(_batched(docs, cfg.batch_size), cfg, ctx, use_pool)
+    if cfg.backend == "nemo_curator":
+        from .nemo import nemo_results
+        results = nemo_results(_batched(docs, cfg.batch_size), cfg, ctx, use_pool, out_dir / ".nemo")
+    else:
+        results = pmap(process_batch, _batched(docs, cfg.batch_size), cfg, ctx, use_pool)
     try:
         for bi, res in enumerate(results, 1):
             docs_in += res["n"]
@@ -224,8 +236,9 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
                 exact_parts.append(res["exact"])
             if "bands" in res:
                 band_parts.append(res["bands"])
-            frac = load.position() / max(1, load.bytes_total)
-            ctx.progress(int(900 * frac), 1000, f"{docs_in:,} documents read, {kept:,} passed the filters")
+            if cfg.backend == "local":  # the NeMo backend reports its own phases
+                frac = load.position() / max(1, load.bytes_total)
+                ctx.progress(int(900 * frac), 1000, f"{docs_in:,} documents read, {kept:,} passed the filters")
             ctx.metrics(bi, {"docs_in": docs_in, "docs_kept": kept,
                              **{f"removed.{k}": v for k, v in removed.items()},
                              **{f"changed.{k}": v for k, v in changed.items()}})
@@ -276,6 +289,16 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
         bands = np.concatenate(band_parts) if band_parts else np.zeros((0, 1), np.uint64)
         keep_of = near_duplicate_components(bands, alive)
         near_dup = alive & (keep_of != np.arange(n))
+        if cfg.backend == "nemo_curator":
+            from . import nemo
+            if nemo.gpu_dedup_available():  # the cluster path: NeMo Curator's GPU fuzzy dedup decides
+                b, r = lsh_params(cfg.dedup.threshold, cfg.dedup.num_perm)
+                rows_out = nemo.gpu_fuzzy_duplicates(spill_path, out_dir / ".nemo" / "fuzzy", cfg.dedup, b, r)
+                near_dup = np.zeros(n, dtype=bool)
+                near_dup[rows_out[(rows_out >= 0) & (rows_out < n)]] = True
+                near_dup &= alive
+                # clusters shown are still our LSH components (NeMo reports removals, not clusters)
+                keep_of = np.where(near_dup | (keep_of == np.arange(n)), keep_of, np.arange(n))
         removed["dedup.near"] = int(near_dup.sum())
         alive &= ~near_dup
         steps.append({"step": "dedup.near", "kind": "dedup", "removed": removed["dedup.near"],
