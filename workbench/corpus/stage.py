@@ -151,7 +151,7 @@ class CorpusConfig(StageConfig):
     seed: int = param(0, ko="시드", en="Seed", advanced=True)
 
     def check(self):
-        errs = []
+        errs = list(self.filters.check())  # StageConfig.validate() only calls the top level's check()
         if not [i for i in self.inputs if str(i).strip()] and not self.hf.name.strip():
             errs.append(("inputs", "no input: give a file or folder, bundled:konlpy, or a Hugging Face dataset name"))
         if self.name:

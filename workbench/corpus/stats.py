@@ -29,11 +29,10 @@ def ksx1001_mask() -> np.ndarray:
     if _KSX1001 is None:
         m = np.zeros(charstats.N_SYLLABLES, dtype=bool)
         for i in range(charstats.N_SYLLABLES):
-            try:
-                chr(charstats.HANGUL_BASE + i).encode("euc_kr")
-                m[i] = True
-            except UnicodeEncodeError:
-                pass
+            # Python's euc_kr codec also writes the other syllables as 8-byte jamo sequences; the 2,350
+            # proper KS X 1001 syllables are the two-byte codes 0xB0A1-0xC8FE.
+            b = chr(charstats.HANGUL_BASE + i).encode("cp949")
+            m[i] = 0xB0 <= b[0] <= 0xC8 and b[1] >= 0xA1
         _KSX1001 = m
     return _KSX1001
 
