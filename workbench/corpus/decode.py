@@ -18,7 +18,12 @@ NICE = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "utf-16": "UTF-16", "utf-3
 
 
 class Refused(ValueError):
-    """A file that cannot be read as text; the message says why."""
+    """A file that cannot be read; the message says why (in English), `code` names the kind of problem
+    so a UI can say it in the user's language."""
+
+    def __init__(self, message: str, code: str = "unreadable"):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -51,16 +56,17 @@ def sniff(sample: bytes, complete: bool = False) -> Sniffed:
         if sample.startswith(bom):
             text = _decodes(sample, enc, complete)
             if text is None:
-                raise Refused(f"it starts with a {NICE.get(enc, enc)} byte-order mark but is not valid {NICE.get(enc, enc)}")
+                raise Refused(f"it starts with a {NICE.get(enc, enc)} byte-order mark but is not valid {NICE.get(enc, enc)}",
+                              "encoding")
             return Sniffed(enc, NICE.get(enc, enc))
     if b"\x00" in sample[:65536]:
-        raise Refused("it contains NUL bytes: a binary file (image, archive, program...), not text")
+        raise Refused("it contains NUL bytes: a binary file (image, archive, program...), not text", "binary")
     for enc in ("utf-8", "cp949"):  # cp949 is a superset of EUC-KR
         text = _decodes(sample, enc, complete)
         if text is not None:
             reason = _binary_reason(text)
             if reason:
-                raise Refused(reason)
+                raise Refused(reason, "binary")
             return Sniffed(enc, NICE[enc])
     from charset_normalizer import from_bytes
     best = from_bytes(sample[:200_000]).best()
@@ -69,7 +75,7 @@ def sniff(sample: bytes, complete: bool = False) -> Sniffed:
         if text is not None and not _binary_reason(text):
             return Sniffed(best.encoding, best.encoding)
     raise Refused("it is neither UTF-8 nor CP949/EUC-KR, and its encoding cannot be told: "
-                  "save it as UTF-8 and upload it again")
+                  "save it as UTF-8 and upload it again", "encoding")
 
 
 def decode_bytes(data: bytes) -> tuple[str, Sniffed]:
@@ -79,7 +85,7 @@ def decode_bytes(data: bytes) -> tuple[str, Sniffed]:
         text = data.decode(s.encoding)
     except UnicodeDecodeError as e:
         raise Refused(f"it was read as {s.label} but byte {e.start} cannot be decoded: "
-                      "the file mixes encodings or is damaged") from None
+                      "the file mixes encodings or is damaged", "encoding") from None
     return text.replace("\r\n", "\n").replace("\r", "\n"), s
 
 

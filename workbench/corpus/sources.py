@@ -72,8 +72,8 @@ class LoadReport:
                 cur = 0
         return min(self.bytes_total, self.bytes_done + cur)
 
-    def refuse(self, source: str, reason: str) -> None:
-        self.refused.append({"source": source, "reason": reason})
+    def refuse(self, source: str, reason: str, code: str = "unreadable") -> None:
+        self.refused.append({"source": source, "reason": reason, "code": code})
 
     def to_dict(self) -> dict:
         return {"files": self.files, "refused": self.refused, "warnings": self.warnings[:50]}
@@ -145,7 +145,8 @@ def expand(specs: list[str], ws=None) -> tuple[list[_Entry], list[dict]]:
                 if _ext(f.name) in SUPPORTED:
                     entries.append(_Entry(f"{p.name}/{rel}", f, f.stat().st_size))
                 else:
-                    skipped.append({"source": f"{p.name}/{rel}", "reason": f"unsupported file type '{_ext(f.name)}'"})
+                    skipped.append({"source": f"{p.name}/{rel}", "reason": f"unsupported file type '{_ext(f.name)}'",
+                                    "code": "unsupported"})
         else:
             entries.append(_Entry(p.name, p, p.stat().st_size))
     return entries, skipped
@@ -222,7 +223,7 @@ def _pick_field(names: list[str], wanted: str, what: str, source: str) -> str:
         if wanted in names:
             return wanted
         raise Refused(f"it has no {what} '{wanted}'; its {what}s are: {', '.join(map(str, names[:20]))}. "
-                      f"Choose one of them as the text {what}")
+                      f"Choose one of them as the text {what}", "no_field")
     lower = {str(n).lower(): n for n in names}
     for cand in TEXT_FIELDS:
         if cand in lower:
@@ -241,7 +242,7 @@ class _Reader:
         if ext == ".gz":
             inner = name[:-3]
             if _ext(inner) in (".zip", ".gz"):
-                raise Refused("nested archives (.zip or .gz inside .gz) are not read: unpack it first")
+                raise Refused("nested archives (.zip or .gz inside .gz) are not read: unpack it first", "nested")
             yield from self.read(label, inner, lambda: gzip.GzipFile(fileobj=opener()), size)
             return
         if ext == ".parquet":
@@ -300,7 +301,7 @@ class _Reader:
             try:
                 rows = json.loads(text_io.read())
             except json.JSONDecodeError as e:
-                raise Refused(f"it is not valid JSON (line {e.lineno}: {e.msg})") from None
+                raise Refused(f"it is not valid JSON (line {e.lineno}: {e.msg})", "not_json") from None
             lines = rows if isinstance(rows, list) else [rows]
         else:
             lines = text_io
@@ -317,7 +318,7 @@ class _Reader:
                     except json.JSONDecodeError:
                         bad += 1
                         if bad >= 20 and rec is not None and rec["docs"] == 0:
-                            raise Refused("its lines are not JSON objects: is it really JSON Lines?") from None
+                            raise Refused("its lines are not JSON objects: is it really JSON Lines?", "not_json") from None
                         continue
                 else:
                     obj = ln
@@ -332,7 +333,7 @@ class _Reader:
                         key = next((k for k, v in obj.items() if isinstance(v, str)), "")
                     if not key:
                         raise Refused(f"no text field found; its fields are: {', '.join(list(obj)[:20])}. "
-                                      "Choose the text field")
+                                      "Choose the text field", "no_field")
                     rec = self._note(label, sn.label, field_=key)
                 v = obj.get(key)
                 if not isinstance(v, str):
@@ -393,7 +394,7 @@ class _Reader:
                 else self._note(label, sn.label)
             self._mid_file_error(label, rec, sn.label, e)
         except csv.Error as e:
-            raise Refused(f"it is not a valid {ext[1:].upper()} file ({e})") from None
+            raise Refused(f"it is not a valid {ext[1:].upper()} file ({e})", "unreadable") from None
 
     def _parquet(self, label, opener):
         import pyarrow as pa
@@ -411,7 +412,7 @@ class _Reader:
             col = next((n for n in names if pa.types.is_string(pf.schema_arrow.field(n).type)
                         or pa.types.is_large_string(pf.schema_arrow.field(n).type)), "")
         if not col:
-            raise Refused(f"no text column found; its columns are: {', '.join(names[:20])}")
+            raise Refused(f"no text column found; its columns are: {', '.join(names[:20])}", "no_field")
         rec = self._note(label, "parquet", field_=col)
         for rb in pf.iter_batches(batch_size=10_000, columns=[col]):
             for v in rb.column(0).to_pylist():
@@ -464,16 +465,16 @@ def iter_documents(specs: list[str], *, text_field: str = "", unit: str = "auto"
             report.bytes_done += e.size
             continue
         if e.size == 0:
-            report.refuse(e.label, "it is empty (0 bytes)")
+            report.refuse(e.label, "it is empty (0 bytes)", "empty")
             continue
         raw = open(e.path, "rb", buffering=SNIFF_BYTES)
         report._current = raw.tell
         try:
             yield from emit(e.label, _split_units(reader.read(e.label, e.path.name, lambda: raw, e.size), unit, e.path.name))
         except Refused as err:
-            report.refuse(e.label, str(err))
+            report.refuse(e.label, str(err), err.code)
         except (OSError, EOFError, zipfile.BadZipFile) as err:
-            report.refuse(e.label, f"it cannot be read ({err})")
+            report.refuse(e.label, f"it cannot be read ({err})", "unreadable")
         finally:
             report._current = None
             raw.close()
@@ -486,7 +487,7 @@ def iter_documents(specs: list[str], *, text_field: str = "", unit: str = "auto"
         try:
             yield from emit(f"hf:{hf.name}", _hf_texts(hf, report, limit and limit - n))
         except Refused as err:
-            report.refuse(f"hf:{hf.name}", str(err))
+            report.refuse(f"hf:{hf.name}", str(err), err.code)
         report.bytes_done += 1
 
 
@@ -494,7 +495,7 @@ def _zip_docs(e: _Entry, reader: _Reader, emit, report: LoadReport) -> Iterator[
     try:
         zf = zipfile.ZipFile(e.path)
     except (zipfile.BadZipFile, OSError) as err:
-        report.refuse(e.label, f"it is not a readable zip archive ({err})")
+        report.refuse(e.label, f"it is not a readable zip archive ({err})", "unreadable")
         return
     with zf:
         done = 0
@@ -504,24 +505,24 @@ def _zip_docs(e: _Entry, reader: _Reader, emit, report: LoadReport) -> Iterator[
             label = f"{e.label}/{info.filename}"
             ext = _ext(info.filename)
             if ext == ".zip":
-                report.refuse(label, "nested zip archives are not read: unpack it first")
+                report.refuse(label, "nested zip archives are not read: unpack it first", "nested")
                 continue
             if ext not in SUPPORTED:
-                report.refuse(label, f"unsupported file type '{ext}'")
+                report.refuse(label, f"unsupported file type '{ext}'", "unsupported")
                 continue
             if info.flag_bits & 0x1:
-                report.refuse(label, "it is encrypted (password-protected zip)")
+                report.refuse(label, "it is encrypted (password-protected zip)", "encrypted")
                 continue
             if info.file_size == 0:
-                report.refuse(label, "it is empty (0 bytes)")
+                report.refuse(label, "it is empty (0 bytes)", "empty")
                 continue
             try:
                 yield from emit(label, _split_units(reader.read(label, info.filename, lambda i=info: zf.open(i),
                                                                 info.file_size), reader.unit, info.filename))
             except Refused as err:
-                report.refuse(label, str(err))
+                report.refuse(label, str(err), err.code)
             except (OSError, EOFError, zipfile.BadZipFile, RuntimeError) as err:
-                report.refuse(label, f"it cannot be read ({err})")
+                report.refuse(label, f"it cannot be read ({err})", "unreadable")
             done += info.compress_size
             report._current = (lambda d=done: d)
         report._current = None
@@ -547,14 +548,14 @@ def _hf_texts(hf: HFSource, report: LoadReport, limit: int) -> Iterator[str]:
     try:
         import datasets
     except ImportError:
-        raise Refused("the 'datasets' package is not installed: pip install datasets") from None
+        raise Refused("the 'datasets' package is not installed: pip install datasets", "hf_error") from None
     p = Path(hf.name).expanduser()
     try:
         if p.is_dir() and ((p / "state.json").exists() or (p / "dataset_dict.json").exists()):
             ds = datasets.load_from_disk(str(p))
             if isinstance(ds, datasets.DatasetDict):
                 if hf.split not in ds:
-                    raise Refused(f"it has no split '{hf.split}'; its splits are: {', '.join(ds)}")
+                    raise Refused(f"it has no split '{hf.split}'; its splits are: {', '.join(ds)}", "no_field")
                 ds = ds[hf.split]
             rows = ds.to_iterable_dataset()
             columns = list(ds.column_names)
@@ -565,10 +566,10 @@ def _hf_texts(hf: HFSource, report: LoadReport, limit: int) -> Iterator[str]:
     except Refused:
         raise
     except Exception as e:  # noqa: BLE001 - every loading failure becomes one clear message
-        raise Refused(_hf_message(hf, e)) from None
+        raise Refused(*_hf_message(hf, e)) from None
     col = hf.text_column
     if col and columns and col not in columns:
-        raise Refused(f"it has no column '{col}'; its columns are: {', '.join(columns)}")
+        raise Refused(f"it has no column '{col}'; its columns are: {', '.join(columns)}", "no_field")
     rec = {"source": f"hf:{hf.name}", "encoding": "datasets", "docs": 0}
     report.files.append(rec)
     cap = min(hf.max_rows or 10**12, limit or 10**12)
@@ -578,7 +579,7 @@ def _hf_texts(hf: HFSource, report: LoadReport, limit: int) -> Iterator[str]:
                 col = _pick_field(list(row), "", "column", hf.name) or next(
                     (k for k, v in row.items() if isinstance(v, str)), "")
                 if not col:
-                    raise Refused(f"no text column found; its columns are: {', '.join(row)}")
+                    raise Refused(f"no text column found; its columns are: {', '.join(row)}", "no_field")
                 rec["field"] = col
             v = row.get(col)
             if isinstance(v, str):
@@ -589,10 +590,10 @@ def _hf_texts(hf: HFSource, report: LoadReport, limit: int) -> Iterator[str]:
     except Refused:
         raise
     except Exception as e:  # noqa: BLE001
-        raise Refused(_hf_message(hf, e)) from None
+        raise Refused(*_hf_message(hf, e)) from None
 
 
-def _hf_message(hf: HFSource, e: Exception) -> str:
+def _hf_message(hf: HFSource, e: Exception) -> tuple[str, str]:
     text = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:400]
     offline = os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True") or \
         os.environ.get("HF_DATASETS_OFFLINE") in ("1", "true", "True") or \
@@ -600,6 +601,6 @@ def _hf_message(hf: HFSource, e: Exception) -> str:
     if offline:
         return (f"could not load '{hf.name}' from the Hugging Face Hub: this machine is offline ({text}). "
                 "On a connected machine run datasets.load_dataset(...).save_to_disk(FOLDER), copy the folder "
-                "here and give its path as the dataset name.")
-    return f"could not load '{hf.name}' (config '{hf.config or '-'}', split '{hf.split}'): {text}"
+                "here and give its path as the dataset name.", "hf_offline")
+    return f"could not load '{hf.name}' (config '{hf.config or '-'}', split '{hf.split}'): {text}", "hf_error"
 

@@ -104,6 +104,8 @@ class TextStats:
         cum = np.cumsum(syl[order]) / max(1, total)
         need = {f"{int(p * 1000) / 10:g}%": int(np.searchsorted(cum, p) + 1) if total else 0
                 for p in (0.9, 0.99, 0.999)}
+        ranks = [r for r in (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 700, 1000, 1500, 2000, 2350, 3000, 5000, 11172)
+                 if r <= max(used, 1)]
         cho = np.zeros(19, dtype=np.int64)
         jung = np.zeros(21, dtype=np.int64)
         jong = np.zeros(28, dtype=np.int64)
@@ -124,6 +126,8 @@ class TextStats:
                 "ksx1001_used": int((syl[ks] > 0).sum()), "ksx1001_total": int(ks.sum()),
                 "outside_ksx1001_share": round(float(syl[~ks].sum()) / total, 5) if total else 0.0,
                 "needed_for_coverage": need,
+                "coverage_curve": {"ranks": ranks, "share": [round(float(cum[r - 1]), 5) if total else 0.0
+                                                            for r in ranks]},
                 "top": [[chr(charstats.HANGUL_BASE + int(i)), int(syl[i])] for i in order[:top] if syl[i] > 0],
             },
             "jamo_coverage": {"initial": dict(zip(CHO, cho.tolist())), "medial": dict(zip(JUNG, jung.tolist())),
@@ -133,7 +137,7 @@ class TextStats:
 
 def describe(texts: list[str], batch: int = 20_000) -> dict:
     """Stats of a list of texts (the tab's in-process explorer)."""
-    st = TextStats()
+    st = TextStats(sample_per_batch=batch)  # small enough to count every document's words
     for i in range(0, len(texts), batch):
         st.add(texts[i:i + batch])
     return st.to_dict()
