@@ -90,6 +90,8 @@ MSG = {
              "The recipe left no documents: step **{step}** removed the last {n:,}. Loosen or switch off that step "
              "and run again. Nothing saved was changed."),
     "failed": ("실행 실패: {err}", "The run failed: {err}"),
+    "running": ("실행 `{run}` 이(가) 진행 중입니다. 끝나면 결과가 여기에 나옵니다.",
+                "Run `{run}` is in progress; its results appear here when it ends."),
     "stopped": ("실행이 중지되어 저장할 말뭉치가 없습니다.", "The run was stopped; there is no corpus to save."),
     "saved_as": ("이 실행의 말뭉치는 '{name}'(으)로 저장되어 있습니다.", "This run's corpus is saved as '{name}'."),
     "save_ok": ("말뭉치 **{name}** 을(를) 저장했습니다 ({n:,}개 문서). 토크나이저·사전학습 탭에서 고를 수 있습니다.",
@@ -396,6 +398,11 @@ def build(ctx: AppContext):
         except UserError as e:
             return (f"<p class='wb-err'>{esc(e)}</p>", *[gr.skip()] * 3, *[gr.skip()] * len(explore_outputs))
         msg = load_message(res, lang, PREVIEW_LIMIT)
+        for r in res["report"]["refused"]:  # keep only accepted uploads in the workspace
+            for spec in specs:
+                up = Path(spec)
+                if up.is_file() and up.parent.parent == ctx.ws.upload_dir() and up.name == r["source"]:
+                    up.unlink(missing_ok=True)
         if not res["docs"]:  # keep what was loaded before
             return (msg, *[gr.skip()] * 3, *[gr.skip()] * len(explore_outputs))
         src = {"specs": specs, "text_field": tf, "unit": un, "hf": hf.__dict__ if hf else None}
@@ -492,13 +499,16 @@ def build(ctx: AppContext):
 
     def render(run_id, key_seen, lang):
         run = panel.current(run_id)
-        if run is None or run.status in ("queued", "running"):
+        if run is None:
             return [gr.skip()] * len(result_outputs)
         key = f"{run.id}:{run.status}:{lang}"
         if key == key_seen:
             return [gr.skip()] * len(result_outputs)
-        rep = read_report(run.id)
         cols = p(T["steps_cols"], lang)
+        if run.status in ("queued", "running"):  # clear the previous run's results while this one works
+            return [key, None, m("running", lang, run=run.id), gr.update(value=[], headers=cols),
+                    gr.update(choices=[], value=None), "", "", "", None, gr.skip()]
+        rep = read_report(run.id)
         if rep is None:
             err = m("failed", lang, err=run.error or run.status) if run.status == "failed" else m("stopped", lang)
             return [key, run.id, err, gr.update(value=[], headers=cols), gr.update(choices=[], value=None), "", "", "",

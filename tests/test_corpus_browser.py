@@ -59,6 +59,12 @@ def test_bundled_corpus_explore_run_clusters_save(app_factory, page, tmp_path):
     page.locator("#corpus-explore-title").get_by_text("헌법-의안").wait_for()
     screenshot(page, "corpus-saved")
 
+    page.locator("#wb-lang").get_by_text("English").click()  # every label and the results follow the language
+    page.locator("#corpus-load-bundled").get_by_text("Load the bundled corpus").wait_for()
+    page.locator("#corpus-results").get_by_text("backend: local").wait_for(timeout=15_000)
+    page.locator("#corpus-steps").get_by_text("dedup: near (MinHash LSH)").first.wait_for()
+    page.locator("#corpus-clusters").get_by_text("kept").first.wait_for()
+
 
 def test_bad_inputs_get_clear_messages(app_factory, page, tmp_path):
     ws_path = tmp_path / "ws"
@@ -73,13 +79,20 @@ def test_bad_inputs_get_clear_messages(app_factory, page, tmp_path):
     page.locator("#corpus-load").click()  # nothing chosen
     msg.get_by_text("먼저 파일을 올리거나").wait_for()
 
+    previous: list = []
+
     def load(*files):
         clear = page.locator("#corpus-upload button[aria-label='지우기']")
         if clear.count():
             clear.first.click()
+            # the file list is re-drawn empty before new files can be set
+            wait_for(lambda: not any(f.stem in page.locator("#corpus-upload").inner_text() for f in previous), 30,
+                     what="the upload box to be cleared")
+        previous[:] = files
         upload.set_input_files([str(f) for f in files])
-        for f in files:
-            page.locator("#corpus-upload").get_by_text(f.name).first.wait_for()
+        # gradio draws a file's stem and extension in separate elements: wait on the stems
+        wait_for(lambda: all(f.stem in page.locator("#corpus-upload").inner_text() for f in files), 30,
+                 what="the uploads to be listed")
         page.locator("#corpus-load").click()
 
     empty = tmp_path / "empty.txt"
