@@ -80,7 +80,8 @@ def datasketch_only(data: str, limit: int) -> None:
         else:
             lsh.insert(i, m)
     sec = time.time() - t0
-    print(json.dumps({"docs": len(texts), "seconds": round(sec, 2), "near_duplicates": dups}))
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 2**20
+    print(json.dumps({"docs": len(texts), "seconds": round(sec, 2), "near_duplicates": dups, "text_mb": round(mb, 1)}))
 
 
 def main() -> int:
@@ -120,7 +121,8 @@ def main() -> int:
     ds = json.loads(ds_out.strip().splitlines()[-1])
     recipe_s = rec["seconds"]
     result = {
-        "bench": "corpus", "data": str(data), "input_mb": round(size_mb, 1), "cpu_count": os.cpu_count(),
+        "bench": "corpus", "data": str(data), "input_mb_on_disk": round(size_mb, 1), "input_text_mb": ds["text_mb"],
+        "cpu_count": os.cpu_count(),
         "num_proc": args.num_proc, "load_avg_at_start": round(load_before, 2),
         "load_avg_at_end": round(os.getloadavg()[0], 2),
         "docs_in": rec["docs_in"], "docs_out": rec["docs_out"], "removed": rec["removed"],

@@ -210,6 +210,10 @@ def test_default_recipe_on_bundled_corpus_publishes_artifact(ws):
     with pytest.raises(UserError, match="already exists"):
         run_corpus(ws, name="법령")
     assert list(iter_corpus_texts(art.path)) == texts
+    # a saved corpus is itself an input; the new one records where it came from
+    again, _ = run_corpus(ws, inputs=["artifact:법령"], name="법령-재정제", **{"dedup.near": False})
+    assert ws.store.get_artifact(again["artifact"]).parents == [art.id]
+    assert again["docs_in"] == summary["docs_out"] and again["removed"]["dedup.exact"] == 0
 
 
 def test_parallel_equals_serial_and_validation_split_is_stable(ws, tmp_path, monkeypatch):

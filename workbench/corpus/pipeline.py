@@ -14,6 +14,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import time
 import zlib
 from collections import Counter, deque
@@ -249,6 +250,7 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     finally:
         results.close()  # ends the worker pool now, also on errors and stops
         spill.close()
+        shutil.rmtree(out_dir / ".nemo", ignore_errors=True)  # the NeMo backend's shards (a copy of the corpus)
     steps = [{"step": s, "kind": "clean", "changed": changed[s]} for s in clean_steps]
     left = docs_in
     for s in filter_steps:
