@@ -64,6 +64,7 @@ def test_bundled_corpus_explore_run_clusters_save(app_factory, page, tmp_path):
     page.locator("#corpus-results").get_by_text("backend: local").wait_for(timeout=15_000)
     page.locator("#corpus-steps").get_by_text("dedup: near (MinHash LSH)").first.wait_for()
     page.locator("#corpus-clusters").get_by_text("kept").first.wait_for()
+    screenshot(page, "corpus-results-en")
 
 
 def test_bad_inputs_get_clear_messages(app_factory, page, tmp_path):
