@@ -38,7 +38,10 @@ def corpus_splits(folder: str | Path) -> dict[str, Path]:
 
 
 def write_corpus_split(folder: str | Path, split: str, rows: Iterator[dict] | list[dict], batch: int = 20_000) -> int:
-    """Stream rows {id, text, source} into <folder>/<split>.parquet. Returns the row count."""
+    """Stream rows {id, text, source} into <folder>/<split>.parquet. Returns the row count.
+
+    Items may also be pyarrow Tables/RecordBatches with those columns (written as they are: no
+    per-row Python work, for large corpora)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -47,6 +50,11 @@ def write_corpus_split(folder: str | Path, split: str, rows: Iterator[dict] | li
     with pq.ParquetWriter(corpus_split_path(folder, split), schema, compression="zstd") as w:
         buf: list[dict] = []
         for r in rows:
+            if isinstance(r, (pa.Table, pa.RecordBatch)):
+                t = pa.Table.from_batches([r]) if isinstance(r, pa.RecordBatch) else r
+                w.write_table(t.select(["id", "text", "source"]).cast(schema))
+                n += t.num_rows
+                continue
             buf.append(r)
             if len(buf) >= batch:
                 w.write_table(pa.Table.from_pylist(buf, schema=schema))
