@@ -79,12 +79,12 @@ class FilterConfig(StageConfig):
     def check(self):
         errs = []
         if self.length and self.min_chars > self.max_chars:
-            errs.append(("filters.min_chars", f"{self.min_chars} is above max_chars {self.max_chars}: "
+            errs.append(("min_chars", f"{self.min_chars} is above max_chars {self.max_chars}: "
                                               "lower min_chars or raise max_chars"))
         if self.length and self.min_words > self.max_words:
-            errs.append(("filters.min_words", f"{self.min_words} is above max_words {self.max_words}"))
+            errs.append(("min_words", f"{self.min_words} is above max_words {self.max_words}"))
         if self.script and not self.allowed_scripts:
-            errs.append(("filters.allowed_scripts", "choose at least one script (e.g. hangul)"))
+            errs.append(("allowed_scripts", "choose at least one script (e.g. hangul)"))
         return errs
 
 
@@ -151,7 +151,7 @@ class CorpusConfig(StageConfig):
     seed: int = param(0, ko="시드", en="Seed", advanced=True)
 
     def check(self):
-        errs = list(self.filters.check())  # StageConfig.validate() only calls the top level's check()
+        errs = []  # the filters section's own check() runs through validate(), with "filters." prefixed
         if not [i for i in self.inputs if str(i).strip()] and not self.hf.name.strip():
             errs.append(("inputs", "no input: give a file or folder, bundled:konlpy, or a Hugging Face dataset name"))
         if self.name:
