@@ -313,7 +313,7 @@ class Generation:
             "ttft_s": round(t.first - t.start, 4) if t.first else None,
             "tokens_per_s": round(n / gen_s, 2) if gen_s > 0 else None,
             "decode_tokens_per_s": round((n - 1) / (t.last - t.first), 2) if n > 1 and t.last > t.first else None,
-            "seconds": round(gen_s, 4), "max_new_tokens": self.prompt.max_new_tokens, "seed": self.seed,
+            "generate_s": round(gen_s, 4), "max_new_tokens": self.prompt.max_new_tokens, "seed": self.seed,
             "finish_reason": finish, "load_s": round(self.load_s, 3), "queue_s": round(queue_s, 3),
         }
         if stopped_waiting:
@@ -326,24 +326,31 @@ class Generation:
         return self
 
 
+def pump(gen: Generation, put, index: int = 0) -> threading.Thread:
+    """Read a reply to its end in its own thread, handing each event to `put`.
+
+    Events: (index, piece, None) for text, (index, None, None) at the end, (index, None, error) on failure.
+    The reader never holds the generator, so a reader that goes away (a closed HTTP connection, a
+    cancelled UI event) only sets the stop event; this thread still finishes the reply and frees its slot."""
+    def work() -> None:
+        try:
+            for piece in gen:
+                put((index, piece, None))
+            put((index, None, None))
+        except BaseException as e:  # noqa: BLE001 - reported to the reader
+            put((index, None, e))
+
+    t = threading.Thread(target=work, daemon=True, name=f"chat-reply-{index}")
+    t.start()
+    return t
+
+
 def stream_together(gens: list[Generation]) -> Iterator[tuple[int, str | None, BaseException | None]]:
     """Run several replies at once (side-by-side models) and interleave their pieces as they come.
 
-    Yields (index, piece, None) for text, (index, None, None) when reply `index` has ended, and
-    (index, None, error) when it failed. Closing this iterator stops every reply still running."""
+    Yields pump()'s events. Closing this iterator early stops every reply still running."""
     q: queue.Queue = queue.Queue()
-
-    def pump(i: int, g: Generation) -> None:
-        try:
-            for piece in g:
-                q.put((i, piece, None))
-            q.put((i, None, None))
-        except BaseException as e:  # noqa: BLE001 - reported to the reader, per column
-            q.put((i, None, e))
-
-    threads = [threading.Thread(target=pump, args=(i, g), daemon=True, name=f"chat-reply-{i}") for i, g in enumerate(gens)]
-    for t in threads:
-        t.start()
+    threads = [pump(g, q.put, i) for i, g in enumerate(gens)]
     open_ = len(gens)
     try:
         while open_:

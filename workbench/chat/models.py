@@ -25,6 +25,10 @@ _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_l
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
 
 
+class ModelNotFound(UserError):
+    """No artifact or folder answers to the name given."""
+
+
 @dataclass
 class ModelRef:
     """A resolved model: its folder plus what the store knows (None for a bare folder)."""
@@ -71,7 +75,7 @@ def resolve(ws, ref: str | int) -> ModelRef:
     names = sorted(a.name for a in store.list_artifacts(list(CHAT_KINDS))) if store is not None else []
     hint = f" Models in this workspace: {', '.join(names[:20])}." if names else \
         " This workspace has no model yet: train one in the Pretrain tab (or `python -m workbench pretrain`)."
-    raise UserError(f"model '{s}' was not found (no such artifact name, id or folder).{hint}")
+    raise ModelNotFound(f"model '{s}' was not found (no such artifact name, id or folder).{hint}")
 
 
 def list_models(ws) -> list[ModelRef]:
