@@ -50,7 +50,7 @@ def train_tokenizer(lines: list[str], vocab_size: int = 1000):
 
 
 def build_tiny_model(folder: str | Path, *, hidden: int = 64, layers: int = 2, heads: int = 4,
-                     context: int = 128, steps: int = 150, vocab_size: int = 1000, seed: int = 0,
+                     context: int = 256, steps: int = 150, vocab_size: int = 1000, seed: int = 0,
                      batch: int = 8, seq: int = 64) -> Path:
     """Train and save a tiny Llama chat model into `folder` (a plain HF folder, no workbench.json)."""
     import torch

@@ -137,3 +137,23 @@ def serve(cfg: ChatConfig, ctx, engine) -> dict:
 
 STAGE = Stage(name="chat", config=ChatConfig, run=run, help=__doc__.strip().splitlines()[0],
               device=lambda cfg: cfg.device if cfg.device.startswith("cuda") else "cpu")
+
+
+# Engine settings of the app's chat tab and API come from ChatConfig's defaults, overridable per
+# machine with environment variables (e.g. WORKBENCH_CHAT_CACHE_MB=16000 WORKBENCH_CHAT_DEVICE=cuda).
+_ENV_FIELDS = ("device", "dtype", "cache_mb", "max_concurrent", "threads")
+
+
+def app_config(environ=None) -> ChatConfig:
+    import os
+    env = os.environ if environ is None else environ
+    updates = {f: env[f"WORKBENCH_CHAT_{f.upper()}"] for f in _ENV_FIELDS if env.get(f"WORKBENCH_CHAT_{f.upper()}")}
+    from ..config import ConfigError
+    try:
+        cfg = ChatConfig().replace(**updates)
+        cfg.validate()
+    except ConfigError as e:
+        bad = [(f"WORKBENCH_CHAT_{f.upper()}", m) for f, m in e.errors if f in _ENV_FIELDS]
+        if bad:
+            raise ConfigError(bad) from None
+    return cfg
