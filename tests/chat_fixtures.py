@@ -108,7 +108,7 @@ def _build(folder, hidden, layers, heads, context, steps, vocab_size, seed, batc
 
 
 def publish_tiny_model(ws, src: str | Path, name: str = "tiny-chat", *, chat_model: bool = True,
-                       kind: str = "model") -> int:
+                       kind: str = "model", overwrite: bool = False) -> int:
     """Copy a built tiny model into the workspace as a model artifact (as the pretrain stage would)."""
     from workbench.artifacts import write_meta
 
@@ -118,4 +118,19 @@ def publish_tiny_model(ws, src: str | Path, name: str = "tiny-chat", *, chat_mod
     meta = {"arch": "llama", "chat_model": chat_model, "note": "tiny test model (tests/chat_fixtures.py)",
             "train_loss_first": losses[0], "train_loss_last": losses[-1]}
     write_meta(staging, meta)
-    return ws.publish(staging, kind, name, meta=meta)
+    return ws.publish(staging, kind, name, meta=meta, overwrite=overwrite)
+
+
+_BUILT: dict[tuple, Path] = {}
+
+
+def tiny_model_dir(**kw) -> Path:
+    """The tiny model, built once per test process (in a temporary folder removed at exit)."""
+    key = tuple(sorted(kw.items()))
+    if key not in _BUILT:
+        import atexit
+        import tempfile
+        d = Path(tempfile.mkdtemp(prefix="wb-tiny-chat-"))
+        atexit.register(shutil.rmtree, d, True)
+        _BUILT[key] = build_tiny_model(d / "model", **kw)
+    return _BUILT[key]
