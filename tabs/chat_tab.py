@@ -210,10 +210,10 @@ def build(ctx: AppContext) -> None:
             side = ui.reg(gr.Checkbox(False, label=ui.text(T["side"]), elem_id="chat-side"), label=T["side"])
             refresh = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", elem_id="chat-refresh"), value=T["refresh"])
     with gr.Row():
-        mode = gr.Radio([(ui.text(T["mode_auto"]), "auto"), (ui.text(T["mode_chat"]), "chat"),
-                         (ui.text(T["mode_continue"]), "continue")], value="auto", label=ui.text(T["mode"]),
-                        elem_id="chat-mode", scale=1)
-        ui.reg(mode, label=T["mode"])
+        mode_choices = tuple([(pick(T[k], lg), v) for k, v in (("mode_auto", "auto"), ("mode_chat", "chat"),
+                                                                  ("mode_continue", "continue"))] for lg in ("ko", "en"))
+        mode = gr.Radio(ui.text(mode_choices), value="auto", label=ui.text(T["mode"]), elem_id="chat-mode", scale=1)
+        ui.reg(mode, label=T["mode"], choices=mode_choices)
         info = gr.Markdown(model_info_markdown(ctx, [model_a.value] if model_a.value else [], "auto", ui.lang),
                            elem_id="chat-model-info")
     with gr.Accordion(ui.text(T["settings"]), open=False, elem_id="chat-settings") as acc:
@@ -231,7 +231,7 @@ def build(ctx: AppContext) -> None:
     ui.reg(bot_b, label=T["model_b"])
     notice = gr.Markdown("", elem_id="chat-notice")
     with gr.Row(equal_height=True):
-        msg = gr.Textbox(placeholder=ui.text(T["msg_ph"]), show_label=False, lines=2, max_lines=8, scale=6,
+        msg = gr.Textbox(placeholder=ui.text(T["msg_ph"]), show_label=False, lines=1, max_lines=8, scale=6,
                          elem_id="chat-msg", submit_btn=False)
         ui.reg(msg, placeholder=T["msg_ph"])
         send = ui.reg(gr.Button(ui.text(T["send"]), variant="primary", scale=1, elem_id="chat-send"), value=T["send"])

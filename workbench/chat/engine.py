@@ -216,6 +216,7 @@ class ChatEngine:
         self.device_pref, self.dtype_pref, self.threads = device, dtype, threads
         self.cache = ModelCache(cache_mb * 2**20, self._load)
         self.slots = FairSlots(max_concurrent)
+        self.recent: collections.deque[dict] = collections.deque(maxlen=100)  # stats of the last replies
         self._threads_set = False
 
     @classmethod
@@ -319,6 +320,7 @@ class Generation:
         if stopped_waiting:
             self.stats["finish_reason"] = "stopped"
         self.done = True
+        self.engine.recent.append(self.stats)
 
     def run_to_end(self) -> "Generation":
         for _ in self:

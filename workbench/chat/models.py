@@ -216,5 +216,8 @@ def describe(ref: ModelRef) -> ModelInfo:
         config, tok_cfg, template, tok_dir = {}, {}, False, folder
     arch = config.get("model_type") or "?"
     meta = ref.meta or read_meta(folder)
-    return ModelInfo(ref=ref, arch=str(arch), params=_safetensors_params(weights), context=context_window(config, tok_cfg),
+    params = _safetensors_params(weights)
+    if params is None and (weights / "model.safetensors").is_file():
+        problems.append("model.safetensors is damaged (its header cannot be read)")
+    return ModelInfo(ref=ref, arch=str(arch), params=params, context=context_window(config, tok_cfg),
                      chat_model=bool(meta.get("chat_model")), chat_template=template, problems=problems)
