@@ -184,14 +184,26 @@ def test_two_users_chat_at_once_without_mixing_histories(chat_app, browser):
     try:
         words = ["첫째 사용자의 질문", "둘째 사용자의 질문"]
         for pg, w in zip(pages, words):
+            choose(pg, "chat-model-a", "tiny-long")  # long replies, so that the two really overlap
+            pg.locator("#chat-settings").click()
+            set_setting(pg, "최대 생성 토큰", 600)
+            set_setting(pg, "온도", 0)
             pg.locator("#chat-msg textarea").fill(w)
+            pg.evaluate("""() => {
+                window.__engine = [];
+                const el = document.querySelector('#chat-engine');
+                new MutationObserver(() => window.__engine.push(el.innerText))
+                    .observe(el, {subtree: true, childList: true, characterData: true});
+            }""")
         for pg in pages:
             pg.locator("#chat-send").click()
         for pg in pages:
-            wait_stats(pg)
+            wait_stats(pg, timeout=90)
         for pg, mine, other in ((pages[0], *words), (pages[1], *reversed(words))):
             text = bot_text(pg)
             assert mine in text and other not in text
+        seen = pages[0].evaluate("window.__engine") + pages[1].evaluate("window.__engine")
+        assert any("생성 중 2/2" in s for s in seen), seen[-5:]  # both replies were generating at once
         # API request on the same app while both pages are open
         body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "안녕"}], "max_tokens": 8, "seed": 1}
         req = urllib.request.Request(chat_app.url + "/v1/chat/completions", data=json.dumps(body).encode(),

@@ -271,6 +271,7 @@ class Generation:
         self.stats: dict = {}
         self.notices: list[Notice] = list(prompt.notices)
         self.mode: str = prompt.mode
+        self.times = None
         self.seed = params.seed if params.seed >= 0 else int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
         self.done = False
 
@@ -301,6 +302,7 @@ class Generation:
     def _finish(self, t, queue_s: float, stopped_waiting: bool = False) -> None:
         if self.done:
             return
+        self.times = t  # perf_counter() instants: start, first and last token (for benchmarks)
         n = t.tokens
         gen_s = (t.last - t.start) if (t.last and t.start) else 0.0
         if self.stop_event.is_set():
