@@ -28,7 +28,7 @@ def chat_ws(ws, tiny):
 @pytest.fixture
 def engine():
     from workbench.chat.engine import ChatEngine
-    return ChatEngine(threads=1)
+    return ChatEngine(threads=1, max_concurrent=3)
 
 
 def _chat(engine, ws, name, text, history=(), **params):
@@ -77,13 +77,15 @@ def test_seeded_reply_equals_plain_generate_and_survives_concurrency(chat_ws, en
     alone = _chat(engine, chat_ws, "tiny-base", "국회는", seed=7, **settings).run_to_end()
     assert alone.text == plain and plain.strip()
     other_alone = _chat(engine, chat_ws, "tiny-chat", "법률안", seed=3, **settings).run_to_end()
-    g1 = _chat(engine, chat_ws, "tiny-base", "국회는", seed=7, **settings)
-    g2 = _chat(engine, chat_ws, "tiny-chat", "법률안", seed=3, **settings)
-    texts = {0: "", 1: ""}
-    for i, piece, err in stream_together([g1, g2]):
+    same_model_alone = _chat(engine, chat_ws, "tiny-base", "헌법", seed=9, **settings).run_to_end()
+    gens = [_chat(engine, chat_ws, "tiny-base", "국회는", seed=7, **settings),
+            _chat(engine, chat_ws, "tiny-chat", "법률안", seed=3, **settings),
+            _chat(engine, chat_ws, "tiny-base", "헌법", seed=9, **settings)]  # the same model twice at once
+    texts = {0: "", 1: "", 2: ""}
+    for i, piece, err in stream_together(gens):
         assert err is None
         texts[i] += piece or ""
-    assert texts[0] == plain and texts[1] == other_alone.text  # nothing mixed between the two
+    assert texts == {0: plain, 1: other_alone.text, 2: same_model_alone.text}  # nothing mixed or disturbed
 
 
 def test_stop_event_ends_the_reply_early(chat_ws, engine):
@@ -240,6 +242,23 @@ def test_peft_adapter_artifact_chats_on_its_base(chat_ws, engine, tiny):
     assert g.mode == "chat" and g.stats["model"] == "adapter/tiny-lora" and g.stats["tokens"] > 0
     plain = _chat(engine, chat_ws, "tiny-chat", "국회", seed=0, max_new_tokens=10).run_to_end()
     assert g.text != plain.text  # the (random, non-zero) LoRA weights change the output
+
+
+def test_quantized_artifact_bitsandbytes_8bit_chats(chat_ws, engine, tiny):
+    """A quantized model saved as a Hugging Face folder (quantization_config in config.json) loads as it is."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    q = AutoModelForCausalLM.from_pretrained(tiny, quantization_config=BitsAndBytesConfig(load_in_8bit=True),
+                                             dtype=torch.float16)
+    staging = chat_ws.staging_dir("quantized", "tiny-int8")
+    q.save_pretrained(staging)
+    AutoTokenizer.from_pretrained(tiny).save_pretrained(staging)
+    chat_ws.publish(staging, "quantized", "tiny-int8", meta={"chat_model": True})
+    g = _chat(engine, chat_ws, "tiny-int8", "국회", seed=0, max_new_tokens=10).run_to_end()
+    lm = engine.cache.loaded()[0]
+    assert g.stats["model"] == "quantized/tiny-int8" and g.stats["tokens"] > 0 and lm.model.is_quantized
+    full = next(m for m in engine.cache.loaded() if m.ref.name == "tiny-int8")
+    assert full.nbytes < 0.75 * 146_240 * 4  # int8 weights: smaller in the cache's memory count
 
 
 def test_cli_one_reply_and_invalid_config(chat_ws):

@@ -159,7 +159,12 @@ class ModelCache:
                 if lm is not None:
                     self._items.move_to_end(key)
                     return lm, False
-            lm = self._loader(ref, key)
+            try:
+                lm = self._loader(ref, key)
+            except BaseException:
+                with self._lock:
+                    self._key_locks.pop(key, None)
+                raise
             lm.last_used = time.time()
             with self._lock:
                 # an older version of the same folder (the artifact was overwritten) goes first

@@ -58,6 +58,9 @@ def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref:
     common = dict(dtype=dtype, use_safetensors=True, trust_remote_code=False)
     is_adapter = (folder / "adapter_config.json").is_file()
     weights = base_model_path(folder) if is_adapter else folder
+    quantized = "quantization_config" in _json_file(Path(weights) / "config.json")
+    if quantized:  # bitsandbytes weights are placed while loading and cannot be moved afterwards
+        common["device_map"] = device
     try:
         model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **common)
         missing = list(info.get("missing_keys") or [])
@@ -74,7 +77,8 @@ def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref:
         raise
     except Exception as e:  # noqa: BLE001 - any loading failure means damaged or foreign files
         raise _unloadable(ref, f"the files are damaged or incomplete ({describe_exception(e)[:300]})") from None
-    model.to(device)
+    if not quantized:
+        model.to(device)
     model.eval()
     nbytes = sum(p.numel() * p.element_size() for p in model.parameters()) + \
         sum(b.numel() * b.element_size() for b in model.buffers())
@@ -197,7 +201,10 @@ class SeededSampler(LogitsProcessor):
 
     def __call__(self, input_ids, scores):
         probs = torch.softmax(scores.float(), dim=-1)
-        nxt = torch.multinomial(probs, num_samples=1, generator=self.generator)
+        if probs.device != self.generator.device:  # e.g. Apple MPS: draw on the CPU generator
+            nxt = torch.multinomial(probs.cpu(), num_samples=1, generator=self.generator).to(scores.device)
+        else:
+            nxt = torch.multinomial(probs, num_samples=1, generator=self.generator)
         out = torch.full_like(scores, float("-inf"))
         return out.scatter_(1, nxt, 0.0)
 
