@@ -24,13 +24,16 @@ def chat_app(tmp_path_factory):
     shutil.copytree(tiny, staging, dirs_exist_ok=True)
     (staging / "model.safetensors").write_bytes(b"\x00\x01 damaged" * 50)
     ws.publish(staging, "model", "broken", meta={"chat_model": True})
-    # the same weights with a 4096-token window (RoPE has no position weights), so a reply can run long
-    # enough to be stopped by a click
+    # the same weights with a 4096-token window (RoPE has no position weights) and an end-of-text token it
+    # practically never produces (<|system|>), so a reply runs long enough to be stopped by a click
     staging = ws.staging_dir("model", "tiny-long")
     shutil.copytree(tiny, staging, dirs_exist_ok=True)
-    cfg = json.loads((staging / "config.json").read_text())
-    cfg["max_position_embeddings"] = 4096
-    (staging / "config.json").write_text(json.dumps(cfg))
+    for name, key, value in (("config.json", "max_position_embeddings", 4096), ("config.json", "eos_token_id", 3),
+                             ("generation_config.json", "eos_token_id", 3),
+                             ("tokenizer_config.json", "eos_token", "<|system|>")):
+        data = json.loads((staging / name).read_text())
+        data[key] = value
+        (staging / name).write_text(json.dumps(data))
     ws.publish(staging, "model", "tiny-long", meta={"chat_model": False})
     publish_tiny_model(ws, tiny, "tiny-base", chat_model=False)  # newest: the picker's default
     app = AppProcess(root, extra_args=["--api"], env={"OMP_NUM_THREADS": "1", "WORKBENCH_CHAT_THREADS": "1"})
@@ -185,7 +188,7 @@ def test_two_users_chat_at_once_without_mixing_histories(chat_app, browser):
         for pg, w in zip(pages, words):
             choose(pg, "chat-model-a", "tiny-long")  # long replies, so that the two really overlap
             pg.locator("#chat-settings").click()
-            set_setting(pg, "최대 생성 토큰", 600)
+            set_setting(pg, "최대 생성 토큰", 4000)
             set_setting(pg, "온도", 0)
             pg.locator("#chat-msg textarea").fill(w)
             pg.evaluate("""() => {
@@ -196,13 +199,18 @@ def test_two_users_chat_at_once_without_mixing_histories(chat_app, browser):
             }""")
         for pg in pages:
             pg.locator("#chat-send").click()
+
+        def both_generating():
+            seen = pages[0].evaluate("window.__engine") + pages[1].evaluate("window.__engine")
+            return any("생성 중 2/2" in s for s in seen)
+        wait_for(both_generating, 60, what="both replies generating at once")
+        for pg in pages:  # each user stops their own reply
+            pg.locator("#chat-stop").click()
         for pg in pages:
-            wait_stats(pg, timeout=90)
+            wait_stats(pg, timeout=60)
         for pg, mine, other in ((pages[0], *words), (pages[1], *reversed(words))):
             text = bot_text(pg)
-            assert mine in text and other not in text
-        seen = pages[0].evaluate("window.__engine") + pages[1].evaluate("window.__engine")
-        assert any("생성 중 2/2" in s for s in seen), seen[-5:]  # both replies were generating at once
+            assert mine in text and other not in text and "중지됨" in text
         # API request on the same app while both pages are open
         body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "안녕"}], "max_tokens": 8, "seed": 1}
         req = urllib.request.Request(chat_app.url + "/v1/chat/completions", data=json.dumps(body).encode(),
