@@ -363,9 +363,10 @@ def build(ctx: AppContext) -> None:
 
     io = [msg, hist_a, hist_b, bot_a, bot_b, notice, engine_md]
     common = [model_a, model_b, side, mode, lang_box, *form.components]
-    # One concurrency group for every event that generates: at most `max_concurrent` at once, FIFO.
+    # One concurrency group for every event that generates: at most `max_concurrent` at once, first come first
+    # served; a waiting user sees Gradio's "queue: n/m" on the outputs until their reply starts.
     gen_kw = dict(concurrency_limit=engine_cfg.max_concurrent, concurrency_id="chat-generate",
-                  show_progress="hidden")
+                  show_progress="minimal")
     ev_send = send.click(send_fn, [msg, hist_a, hist_b, *common], io, **gen_kw)
     ev_submit = msg.submit(send_fn, [msg, hist_a, hist_b, *common], io, **gen_kw)
     ev_regen = regen.click(regen_fn, [hist_a, hist_b, *common], io, **gen_kw)
