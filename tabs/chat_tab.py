@@ -51,6 +51,8 @@ T = {
     "error": ("오류", "Error"),
     "cannot": ("답할 수 없습니다", "Cannot reply"),
     "stopped": ("중지됨", "stopped"),
+    "load_s": ("모델 불러오기 {s}초", "model loaded in {s} s"),
+    "queue_s": ("대기 {s}초", "waited {s} s"),
     "engine": ("메모리의 모델: {models} · 캐시 {used}/{limit} MB · 생성 중 {busy}/{slots}",
                "Models in memory: {models} · cache {used}/{limit} MB · generating {busy}/{slots}"),
     "none": ("없음", "none"),
@@ -134,6 +136,10 @@ def stats_line(stats: dict, lang: str) -> str:
     tps = f"{stats['tokens_per_s']:.1f}" if stats.get("tokens_per_s") else "–"
     line = t("stats", lang, ttft=ttft, tps=tps, n=stats.get("tokens", 0),
              mode=pick(MODE_NAMES.get(stats.get("mode"), ("?", "?")), lang), seed=stats.get("seed", "–"))
+    if (stats.get("load_s") or 0) >= 0.05:
+        line += " · " + t("load_s", lang, s=f"{stats['load_s']:.1f}")
+    if (stats.get("queue_s") or 0) >= 0.05:
+        line += " · " + t("queue_s", lang, s=f"{stats['queue_s']:.1f}")
     if stats.get("finish_reason") == "stopped":
         line += f" · {t('stopped', lang)}"
     return line

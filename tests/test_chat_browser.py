@@ -97,6 +97,12 @@ def test_chat_streams_a_reply_with_stats_stop_regenerate_clear(chat_app, page):
     assert "대한민국은" in text and re.search(r"첫 토큰 \d+ ms · [\d.]+ 토큰/초 · \d+ 토큰 · 이어쓰기", text), text
     assert msg.input_value() == ""
     screenshot(page, "chat-streamed-ko")
+    # copy: the reply's copy button puts the reply on the clipboard
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=chat_app.url)
+    page.locator("#chat-bot-a button[aria-label='Copy message']").last.click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    reply = text.split("대한민국은", 1)[1].split("첫 토큰")[0].strip()
+    assert reply[:20] and reply[:20] in copied, (copied[:200], reply[:50])
     # stop: a reply that would run for 4000 tokens ends early, marked as stopped
     choose(page, "chat-model-a", "tiny-long")
     set_setting(page, "최대 생성 토큰", 4000)
