@@ -405,3 +405,6 @@ def mount_openai_api(demo, ctx: AppContext) -> None:
     where = f"http://{args.host}:{args.port}" if args else ""
     print(f"OpenAI-compatible API: {where}/v1/chat/completions (models: {where}/v1/models)"
           + ("" if key else "; no API key (set WORKBENCH_API_KEY to require one)"), file=sys.stderr)
+    if args is not None and getattr(args, "auth", None) and not key:
+        print("warning: --auth protects the web UI only; set WORKBENCH_API_KEY to protect the API too",
+              file=sys.stderr)

@@ -135,7 +135,9 @@ def serve(cfg: ChatConfig, ctx, engine) -> dict:
     return {"url": url, "served": True}
 
 
-STAGE = Stage(name="chat", config=ChatConfig, run=run, help=__doc__.strip().splitlines()[0],
+STAGE = Stage(name="chat", config=ChatConfig, run=run,
+              help="Generate one reply from a model artifact (streamed to stderr; JSON summary on stdout), "
+                   "or with serve=true serve the OpenAI-compatible /v1/chat/completions until stopped.",
               device=lambda cfg: cfg.device if cfg.device.startswith("cuda") else "cpu")
 
 
