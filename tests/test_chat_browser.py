@@ -190,7 +190,7 @@ def test_two_users_chat_at_once_without_mixing_histories(chat_app, browser):
         open_chat(pg, chat_app)
         pages.append(pg)
     try:
-        words = ["첫째 사용자의 질문", "둘째 사용자의 질문"]
+        words = ["USER-ALPHA 의 질문", "USER-BRAVO 의 질문"]  # markers the model never writes
         for pg, w in zip(pages, words):
             choose(pg, "chat-model-a", "tiny-long")  # long replies, so that the two really overlap
             pg.locator("#chat-settings").click()
@@ -216,7 +216,9 @@ def test_two_users_chat_at_once_without_mixing_histories(chat_app, browser):
             wait_stats(pg, timeout=60)
         for pg, mine, other in ((pages[0], *words), (pages[1], *reversed(words))):
             text = bot_text(pg)
-            assert mine in text and other not in text and "중지됨" in text
+            users = pg.locator("#chat-bot-a [data-testid='user']").all_inner_texts()
+            assert [u.strip() for u in users] == [mine], users  # each sees exactly their own message
+            assert other.split()[0] not in text and "중지됨" in text, text[-300:]
         # API request on the same app while both pages are open
         body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "안녕"}], "max_tokens": 8, "seed": 1}
         req = urllib.request.Request(chat_app.url + "/v1/chat/completions", data=json.dumps(body).encode(),
