@@ -121,6 +121,23 @@ def publish_tiny_model(ws, src: str | Path, name: str = "tiny-chat", *, chat_mod
     return ws.publish(staging, kind, name, meta=meta, overwrite=overwrite)
 
 
+def publish_endless_model(ws, src: str | Path, name: str = "tiny-long") -> int:
+    """The same weights with a 4096-token window (RoPE has no position weights) and an end-of-text token
+    it practically never produces (<|system|>): a reply runs as long as asked, long enough to stop it."""
+    from workbench.artifacts import write_meta
+
+    staging = ws.staging_dir("model", name)
+    shutil.copytree(src, staging, dirs_exist_ok=True)
+    for fname, key, value in (("config.json", "max_position_embeddings", 4096), ("config.json", "eos_token_id", 3),
+                              ("generation_config.json", "eos_token_id", 3),
+                              ("tokenizer_config.json", "eos_token", "<|system|>")):
+        data = json.loads((staging / fname).read_text())
+        data[key] = value
+        (staging / fname).write_text(json.dumps(data))
+    write_meta(staging, {"chat_model": False, "note": "test model that does not end its turn"})
+    return ws.publish(staging, "model", name, meta={"chat_model": False})
+
+
 _BUILT: dict[tuple, Path] = {}
 
 

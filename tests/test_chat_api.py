@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from chat_fixtures import publish_tiny_model, tiny_model_dir
+from chat_fixtures import publish_endless_model, publish_tiny_model, tiny_model_dir
 from conftest import ROOT, free_port, last_json, wait_for
 
 
@@ -28,6 +28,7 @@ def server(tmp_path_factory):
     tiny = tiny_model_dir()
     publish_tiny_model(ws, tiny, "tiny-chat", chat_model=True)
     publish_tiny_model(ws, tiny, "tiny-base", chat_model=False)
+    publish_endless_model(ws, tiny, "tiny-long")
     staging = ws.staging_dir("model", "broken")
     (staging / "config.json").write_text("{}")
     ws.publish(staging, "model", "broken")
@@ -146,8 +147,8 @@ def test_invalid_json_and_api_key(server, monkeypatch):
 
 def test_client_disconnect_stops_generation_and_frees_the_slot(server):
     engine = server["engine"]
-    body = {"model": "tiny-base", "messages": [{"role": "user", "content": "대한민국은"}], "temperature": 0,
-            "repetition_penalty": 1.0, "max_tokens": 2000, "stream": True, "mode": "continue"}
+    body = {"model": "tiny-long", "messages": [{"role": "user", "content": "대한민국은"}], "temperature": 0,
+            "repetition_penalty": 1.0, "max_tokens": 4000, "stream": True}
     conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=30)
     conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
     r = conn.getresponse()

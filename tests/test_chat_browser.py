@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from chat_fixtures import publish_tiny_model, tiny_model_dir
+from chat_fixtures import publish_endless_model, publish_tiny_model, tiny_model_dir
 from conftest import AppProcess, screenshot, wait_for
 
 
@@ -24,17 +24,7 @@ def chat_app(tmp_path_factory):
     shutil.copytree(tiny, staging, dirs_exist_ok=True)
     (staging / "model.safetensors").write_bytes(b"\x00\x01 damaged" * 50)
     ws.publish(staging, "model", "broken", meta={"chat_model": True})
-    # the same weights with a 4096-token window (RoPE has no position weights) and an end-of-text token it
-    # practically never produces (<|system|>), so a reply runs long enough to be stopped by a click
-    staging = ws.staging_dir("model", "tiny-long")
-    shutil.copytree(tiny, staging, dirs_exist_ok=True)
-    for name, key, value in (("config.json", "max_position_embeddings", 4096), ("config.json", "eos_token_id", 3),
-                             ("generation_config.json", "eos_token_id", 3),
-                             ("tokenizer_config.json", "eos_token", "<|system|>")):
-        data = json.loads((staging / name).read_text())
-        data[key] = value
-        (staging / name).write_text(json.dumps(data))
-    ws.publish(staging, "model", "tiny-long", meta={"chat_model": False})
+    publish_endless_model(ws, tiny, "tiny-long")  # replies long enough to be stopped by a click
     publish_tiny_model(ws, tiny, "tiny-base", chat_model=False)  # newest: the picker's default
     app = AppProcess(root, extra_args=["--api"], env={"OMP_NUM_THREADS": "1", "WORKBENCH_CHAT_THREADS": "1"})
     app.start(120)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chat_fixtures import publish_tiny_model, tiny_model_dir
-from conftest import last_json, run_cli
+from conftest import last_json, run_cli, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +217,7 @@ def test_fair_slots_serve_in_arrival_order():
         th = threading.Thread(target=lambda i=i: (slots.acquire(), order.append(i), time.sleep(0.01), slots.release()))
         th.start()
         threads.append(th)
-        time.sleep(0.05)  # arrive one after another
+        wait_for(lambda: slots.waiting == i + 1, 10, interval=0.01, what="the waiter to queue")  # one after another
     assert slots.waiting == 4
     stop = threading.Event()
     stop.set()
