@@ -1,0 +1,223 @@
+"""Which artifacts the chat can load, how to find one by name, and what it is, without loading it.
+
+Nothing here imports torch: the tab calls `describe()` on every model change.
+
+A chat-able artifact is a Hugging Face folder loadable with AutoModelForCausalLM/AutoTokenizer
+(safetensors weights, no remote code), or a PEFT adapter folder (adapter_config.json) whose base
+model is a local folder. `"chat_model": true` in workbench.json marks fine-tuned/aligned chat models.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..artifacts import read_meta
+from ..errors import UserError
+
+# Artifact kinds the chat lists and loads. Later stages add theirs here.
+CHAT_KINDS: tuple[str, ...] = ("model", "adapter", "quantized")
+
+# config.json keys that hold a model's context window, by model family.
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "context_length",
+                 "max_sequence_length", "n_ctx")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+
+
+class ModelNotFound(UserError):
+    """No artifact or folder answers to the name given."""
+
+
+@dataclass
+class ModelRef:
+    """A resolved model: its folder plus what the store knows (None for a bare folder)."""
+    path: Path
+    name: str
+    kind: str = "model"
+    artifact_id: int | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}" if self.artifact_id is not None else str(self.path)
+
+
+def resolve(ws, ref: str | int) -> ModelRef:
+    """Find a model by artifact id, `kind/name`, name, or (for the CLI) a folder path."""
+    s = str(ref).strip()
+    if not s:
+        raise UserError("no model chosen: pick a model artifact (train one in the Pretrain tab first).")
+    store = ws.store if ws is not None else None
+    if store is not None:
+        art = None
+        if s.isdigit():
+            art = store.get_artifact(int(s))
+        elif "/" in s and s.split("/", 1)[0] in CHAT_KINDS:
+            kind, name = s.split("/", 1)
+            art = store.get_artifact(kind=kind, name=name)
+        else:
+            found = [a for a in store.list_artifacts(list(CHAT_KINDS)) if a.name == s]
+            if len(found) > 1:
+                kinds = ", ".join(f"{a.kind}/{a.name}" for a in found)
+                raise UserError(f"several artifacts are named '{s}' ({kinds}): name one as kind/name.")
+            art = found[0] if found else None
+        if art is not None:
+            if art.kind not in CHAT_KINDS:
+                raise UserError(f"artifact {art.id} is a {art.kind}, not a model: pick one of kinds "
+                                f"{', '.join(CHAT_KINDS)}.")
+            meta = read_meta(art.path) or dict(art.meta)
+            return ModelRef(Path(art.path), art.name, art.kind, art.id, meta)
+    p = Path(s).expanduser()
+    if p.is_dir():
+        return ModelRef(p.resolve(), p.name, "adapter" if (p / "adapter_config.json").is_file() else "model",
+                        None, read_meta(p))
+    names = sorted(a.name for a in store.list_artifacts(list(CHAT_KINDS))) if store is not None else []
+    hint = f" Models in this workspace: {', '.join(names[:20])}." if names else \
+        " This workspace has no model yet: train one in the Pretrain tab (or `python -m workbench pretrain`)."
+    raise ModelNotFound(f"model '{s}' was not found (no such artifact name, id or folder).{hint}")
+
+
+def list_models(ws) -> list[ModelRef]:
+    out = []
+    for a in ws.store.list_artifacts(list(CHAT_KINDS)):
+        out.append(ModelRef(Path(a.path), a.name, a.kind, a.id, dict(a.meta)))
+    return out
+
+
+def _json_file(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path.name} in {path.parent} cannot be read ({e}): the model folder is damaged; "
+                        "re-create it with the stage that made it, or pick another model.") from None
+    return data if isinstance(data, dict) else {}
+
+
+def base_model_path(folder: Path) -> Path | None:
+    """The local base model of a PEFT adapter folder (workbench.json `base_model_path`, else the adapter config)."""
+    meta = read_meta(folder)
+    cand = meta.get("base_model_path") or _json_file(folder / "adapter_config.json").get("base_model_name_or_path")
+    if not cand:
+        return None
+    p = Path(cand)
+    if not p.is_absolute():
+        p = (folder / p).resolve()
+    return p
+
+
+def check_files(folder: Path) -> list[str]:
+    """What is missing from a model folder (empty list: looks loadable). Cheap: no weights are read."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [f"the folder {folder} does not exist (it was moved or deleted)"]
+    problems = []
+    if (folder / "adapter_config.json").is_file():
+        if not any((folder / f).is_file() for f in ("adapter_model.safetensors",)):
+            problems.append("adapter_model.safetensors is missing")
+        base = base_model_path(folder)
+        if base is None:
+            problems.append("the adapter names no base model (adapter_config.json base_model_name_or_path)")
+        elif not base.is_dir():
+            problems.append(f"its base model folder {base} does not exist")
+        else:
+            problems += [f"base model: {p}" for p in check_files(base) if "tokenizer" not in p]
+        return problems
+    if not (folder / "config.json").is_file():
+        problems.append("config.json is missing")
+    if not ((folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()):
+        if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
+            problems.append("the weights are not in safetensors format (pickled .bin/.pt files are never loaded, "
+                            "for safety): re-save the model with safetensors")
+        else:
+            problems.append("model.safetensors is missing")
+    if not any((folder / f).is_file() for f in _TOKENIZER_FILES):
+        problems.append("the tokenizer files are missing (tokenizer.json / tokenizer_config.json)")
+    return problems
+
+
+def _safetensors_params(path: Path) -> int | None:
+    """Parameter count read from a safetensors header (8-byte length + JSON), without loading tensors."""
+    files = [path / "model.safetensors"] if (path / "model.safetensors").is_file() else sorted(
+        path.glob("model-*.safetensors"))
+    total = 0
+    try:
+        for f in files:
+            with open(f, "rb") as fh:
+                (n,) = struct.unpack("<Q", fh.read(8))
+                if n > 100_000_000:
+                    return None
+                header = json.loads(fh.read(n))
+            for k, v in header.items():
+                if k != "__metadata__":
+                    count = 1
+                    for d in v.get("shape", []):
+                        count *= d
+                    total += count
+    except (OSError, ValueError, struct.error):
+        return None
+    return total or None
+
+
+def context_window(config: dict, tokenizer_config: dict | None = None) -> int | None:
+    """The most tokens (prompt + reply) the model can attend to, from its config (None: no fixed limit)."""
+    for k in _CONTEXT_KEYS:
+        v = config.get(k)
+        if isinstance(v, int) and v > 0:
+            return v
+    for sub in ("text_config", "llm_config"):
+        if isinstance(config.get(sub), dict):
+            w = context_window(config[sub])
+            if w:
+                return w
+    v = (tokenizer_config or {}).get("model_max_length")
+    if isinstance(v, (int, float)) and 0 < v < 10_000_000:
+        return int(v)
+    return None
+
+
+def has_chat_template(folder: Path) -> bool:
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    return bool(_json_file(folder / "tokenizer_config.json").get("chat_template"))
+
+
+@dataclass
+class ModelInfo:
+    ref: ModelRef
+    arch: str
+    params: int | None
+    context: int | None
+    chat_model: bool
+    chat_template: bool
+    problems: list[str]
+
+    @property
+    def default_mode(self) -> str:
+        return "chat" if self.chat_model and self.chat_template else "continue"
+
+
+def describe(ref: ModelRef) -> ModelInfo:
+    """What the UI shows about a model before loading it: family, size, context, chat or base."""
+    folder = ref.path
+    problems = check_files(folder)
+    weights = folder
+    if (folder / "adapter_config.json").is_file():
+        weights = base_model_path(folder) or folder
+    try:
+        config = _json_file(weights / "config.json")
+        tok_dir = folder if any((folder / f).is_file() for f in _TOKENIZER_FILES) else weights
+        tok_cfg = _json_file(tok_dir / "tokenizer_config.json")
+        template = has_chat_template(tok_dir)
+    except UserError as e:
+        problems.append(str(e))
+        config, tok_cfg, template, tok_dir = {}, {}, False, folder
+    arch = config.get("model_type") or "?"
+    meta = ref.meta or read_meta(folder)
+    params = _safetensors_params(weights)
+    if params is None and (weights / "model.safetensors").is_file():
+        problems.append("model.safetensors is damaged (its header cannot be read)")
+    return ModelInfo(ref=ref, arch=str(arch), params=params, context=context_window(config, tok_cfg),
+                     chat_model=bool(meta.get("chat_model")), chat_template=template, problems=problems)
