@@ -285,3 +285,18 @@ def test_app_config_reads_engine_settings_from_the_environment():
     assert (cfg.cache_mb, cfg.max_concurrent) == (512, 3)
     with pytest.raises(ConfigError, match="WORKBENCH_CHAT_CACHE_MB"):
         app_config({"WORKBENCH_CHAT_CACHE_MB": "0"})
+
+
+def test_reply_stops_at_the_tokenizer_stage_turn_end_token():
+    """The Tokenizer tab's tokenizers use ChatML (<|im_start|> ... <|im_end|>): <|im_end|> ends a reply."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from workbench.chat.generation import stop_token_ids
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(["안녕 하세요"], trainers.BpeTrainer(special_tokens=["<pad>", "</s>", "<|im_start|>",
+                                                                                "<|im_end|>"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", pad_token="<pad>")
+    ids = stop_token_ids(fast)
+    assert ids == {fast.convert_tokens_to_ids("</s>"), fast.convert_tokens_to_ids("<|im_end|>")}

@@ -21,6 +21,23 @@ from .models import ModelRef, base_model_path, check_files, context_window, _jso
 
 
 # -- loading -------------------------------------------------------------------------
+TURN_END_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>")
+
+
+def stop_token_ids(tokenizer, generation_config=None) -> set[int]:
+    """EOS ids, plus the turn-end token of a chat template (ChatML's <|im_end|> in the Tokenizer tab's
+    template), so a chat reply stops at the end of its turn and not only at EOS."""
+    eos: set[int] = set()
+    for src in (getattr(generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(src, int):
+            eos.add(src)
+        elif isinstance(src, (list, tuple)):
+            eos.update(int(x) for x in src)
+    vocab = tokenizer.get_vocab()
+    eos.update(vocab[t] for t in TURN_END_TOKENS if t in vocab)
+    return eos
+
+
 def pick_device(pref: str) -> str:
     if pref and pref != "auto":
         if pref.startswith("cuda") and not torch.cuda.is_available():
@@ -84,12 +101,7 @@ def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref:
         sum(b.numel() * b.element_size() for b in model.buffers())
     cfg = _json_file(Path(weights) / "config.json")
     context = context_window(cfg, {"model_max_length": getattr(tokenizer, "model_max_length", None)})
-    eos = set()
-    for src in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
-        if isinstance(src, int):
-            eos.add(src)
-        elif isinstance(src, (list, tuple)):
-            eos.update(int(x) for x in src)
+    eos = stop_token_ids(tokenizer, model.generation_config)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (min(eos) if eos else None)
     meta = ref.meta or {}
     return LoadedModel(key=key, ref=ref, model=model, tokenizer=tokenizer, device=device, nbytes=nbytes,
