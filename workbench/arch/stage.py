@@ -27,16 +27,16 @@ TASKS = ["measure", "race", "both", "save"]
 
 @dataclass
 class MeasureConfig(StageConfig):
-    seq_lens: list[int] = param([64, 128, 256, 512], ko="학습 시퀀스 길이들", en="Training sequence lengths",
+    seq_lens: list[int] = param([128, 256, 512, 1024], ko="학습 시퀀스 길이들", en="Training sequence lengths",
                                 help_ko="단계 시간·메모리를 잴 길이 (GPU에서는 128~4096 권장)",
                                 help_en="lengths to time a forward+backward step at (on a GPU try 128 to 4096)")
     batch: int = param(1, ko="배치 크기", en="Batch size", min=1, max=1024)
-    repeats: int = param(2, ko="반복 횟수", en="Timed repeats (median)", min=1, max=50)
+    repeats: int = param(2, ko="반복 횟수 (최솟값)", en="Timed repeats (best of)", min=1, max=50)
     slow_seq_cap: int = param(256, ko="느린 대체 구현 최대 길이", en="Longest length on a slow fallback",
                               help_ko="CUDA 커널 없는 Mamba/RWKV는 이 길이까지만 잽니다 (0 = 제한 없음)",
                               help_en="Mamba/RWKV without their CUDA kernels are measured up to this length "
                                       "(0 = no cap)", min=0, max=1_000_000)
-    gen_contexts: list[int] = param([64, 128, 256, 512], ko="생성 문맥 길이들", en="Generation context lengths",
+    gen_contexts: list[int] = param([128, 256, 512, 1024], ko="생성 문맥 길이들", en="Generation context lengths",
                                     help_ko="이만큼의 프롬프트 뒤에 생성 속도와 캐시 크기를 잽니다",
                                     help_en="prompt lengths after which decode speed and cache size are measured")
     gen_tokens: int = param(16, ko="생성 토큰 수", en="New tokens per generation", min=2, max=4096)
