@@ -52,7 +52,7 @@ def measure_figure(rows: list[dict], lang: str):
     titles = [pick(p, lang) for p in [("학습 단계 시간 (초) vs 길이", "Training step time (s) vs length"),
                                       ("최대 메모리 (MiB) vs 길이", "Peak memory (MiB) vs length"),
                                       ("생성 속도 (토큰/초) vs 문맥", "Decode speed (tokens/s) vs context"),
-                                      ("캐시/상태 크기 (KiB) vs 문맥", "KV cache / state (KiB) vs context")]]
+                                      ("캐시/상태 크기 (KiB) vs 담은 토큰", "KV cache / state (KiB) vs tokens held")]]
     fig = make_subplots(rows=2, cols=2, subplot_titles=titles, horizontal_spacing=0.09, vertical_spacing=0.16)
     panels = [("step_s", 1, 1), ("peak_mib", 1, 2), ("decode_tok_s", 2, 1), ("cache_kib", 2, 2)]
     shown = set()

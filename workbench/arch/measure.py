@@ -255,10 +255,18 @@ def _pairs(pts: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
 
 
 def lengths_for(family: str, lengths: list[int], slow_cap: int, device: str) -> list[int]:
-    """The sequence lengths measured for a family: capped where it runs on a slow fallback."""
-    if family in ("mamba", "rwkv") and slow_path(family, device) and slow_cap:
-        capped = [n for n in lengths if n <= slow_cap]
-        return capped or sorted(lengths)[:1]
+    """The sequence lengths measured for a family: capped where it runs on a slow fallback.
+
+    When the cap leaves fewer than three lengths, halvings of the cap are added (down to 8
+    tokens) so that a scaling exponent can still be fitted.
+    """
+    if family in ("mamba", "rwkv") and lengths and slow_cap and slow_path(family, device):
+        capped = {n for n in lengths if n <= slow_cap}
+        n = min(slow_cap, max(lengths))
+        while len(capped) < 3 and n >= 8:
+            capped.add(n)
+            n //= 2
+        return sorted(capped)
     return list(lengths)
 
 
@@ -311,7 +319,7 @@ def measure_family(arch: ArchConfig, *, vocab: int, seq_lens: list[int], gen_con
             "step_memory": fit_exponent([r["seq"] for r in train], [r["peak_bytes"] for r in train]),
             "decode_time_per_token": fit_exponent(*_pairs([(r["context"], 1 / r["tokens_per_s"]) for r in gen
                                                            if r["tokens_per_s"] and r["tokens_per_s"] > 0])),
-            "cache_bytes": fit_exponent([r["context"] for r in gen], [r["cache_bytes"] for r in gen]),
+            "cache_bytes": fit_exponent([r["cache_tokens"] for r in gen], [r["cache_bytes"] for r in gen]),
         },
         "lengths_capped": lens != list(seq_lens),
     }

@@ -221,8 +221,9 @@ def run_measure(cfg: LabConfig, ctx, tok, device: str, plan: Plan) -> dict[str, 
                                 f"saved_mib/{fam}": r["saved_bytes"] / 2**20}, flush=True)
                 plan.tick(ctx, f"{label}: training step at length {n}: {r['seconds']:.3f} s")
             else:
-                ctx.metrics(n, {f"decode_tok_s/{fam}": r["tokens_per_s"],
-                                f"cache_kib/{fam}": r["cache_bytes"] / 1024}, flush=True)
+                ctx.metrics(n, {f"decode_tok_s/{fam}": r["tokens_per_s"]})
+                # the cache is plotted against the tokens it holds (prompt + generated - 1)
+                ctx.metrics(r["cache_tokens"], {f"cache_kib/{fam}": r["cache_bytes"] / 1024}, flush=True)
                 plan.tick(ctx, f"{label}: generation after {n} tokens: {r['tokens_per_s']:.1f} tokens/s")
 
         r = measure_family(cfg.arch_for(fam), vocab=vocab, seq_lens=m.seq_lens, gen_contexts=m.gen_contexts,
