@@ -49,14 +49,17 @@ T = {
                    "instantiated on the meta device."),
     "measure": ("### 4. 측정과 경주 (작업으로 실행)", "### 4. Measure and race (run as jobs)"),
     "slow": ("**느린 대체 구현 안내.** `mamba_ssm`(CUDA 전용)이 없으면 Mamba의 선택적 스캔은 토큰마다 도는 순수 PyTorch "
-             "루프로 돌아 작은 학습 한 단계에도 약 0.6초가 걸리고, RWKV도 CPU에서는 Python 루프입니다. 그래서 이 둘은 "
-             "기본적으로 길이 256까지만 잽니다('느린 대체 구현 최대 길이'). 이 구현들의 역전파는 길이에 대해 선형보다 "
-             "빠르게 느려지는데, 이는 아키텍처가 아니라 대체 구현 때문입니다. GPU + `mamba_ssm`에서는 스캔이 선형입니다.",
+             "루프로 돌아 작은 학습 한 단계에도 약 0.6초가 걸리고, 그 역전파는 토큰마다 (내부 차원 × 상태 × 길이) 텐서를 "
+             "다시 만들어 길이에 대해 선형보다 훨씬 빠르게 느려집니다(이 컴퓨터에서 길이 1024는 100초 이상). 이는 "
+             "아키텍처가 아니라 대체 구현의 성질입니다. RWKV도 CPU에서는 Python 루프지만 길이에 선형입니다. 그래서 이 둘은 "
+             "기본적으로 길이 256까지만 잽니다('느린 대체 구현 최대 길이'). GPU + `mamba_ssm`에서는 스캔이 선형이고 "
+             "훨씬 빠릅니다.",
              "**Slow fallbacks, plainly.** Without `mamba_ssm` (CUDA only) Mamba's selective scan is a pure-PyTorch "
-             "loop over tokens (~0.6 s even for a tiny training step), and RWKV is a Python loop on CPU. So both are "
-             "measured only up to length 256 by default ('Longest length on a slow fallback'). Their backward passes "
-             "grow faster than linearly with length: a property of these fallbacks, not of the architectures. On a "
-             "GPU with `mamba_ssm` the scan is linear."),
+             "loop over tokens (~0.6 s even for a tiny training step), and its backward pass rebuilds an (inner x "
+             "state x length) tensor at every token, so it slows down much faster than linearly (over 100 s at "
+             "length 1024 on this machine): a property of the fallback, not of the architecture. RWKV is a Python "
+             "loop on CPU too, but linear in length. Both are measured only up to length 256 by default ('Longest "
+             "length on a slow fallback'). On a GPU with `mamba_ssm` the scan is linear and far faster."),
     "start_measure": ("측정 시작", "Start measuring"),
     "start_race": ("경주 시작", "Start the race"),
     "results": ("### 5. 결과 비교", "### 5. Comparison"),

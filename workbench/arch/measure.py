@@ -71,12 +71,14 @@ def slow_path(family: str, device: str = "cpu") -> dict[str, str] | None:
                 "ko": "Mamba2는 `mamba_ssm` Triton 커널 대신 transformers의 청크 단위 PyTorch 참조 구현(64 토큰씩 SSD)을 "
                       "씁니다: 결과는 같고 여기서도 쓸 만한 속도입니다. GPU에서 `mamba_ssm`을 쓰면 융합됩니다."}
     if family == "rwkv" and not on_gpu:
-        return {"en": "RWKV's WKV recurrence runs as a Python loop over tokens on CPU (the custom CUDA kernel is "
-                      "GPU-only); its backward writes one slice of the output per token, which autograd turns into "
-                      "work that grows with length squared. Generation (one token at a time) is not affected.",
-                "ko": "RWKV의 WKV 점화식은 CPU에서 토큰마다 도는 Python 루프로 실행됩니다(전용 CUDA 커널은 GPU 전용). "
-                      "역전파에서 토큰마다 출력의 한 조각을 쓰기 때문에 길이의 제곱으로 늘어나는 작업이 생깁니다. "
-                      "한 토큰씩 하는 생성은 영향이 없습니다."}
+        return {"en": "RWKV's WKV recurrence runs as a Python loop over tokens on CPU (its custom CUDA kernel is "
+                      "GPU-only): linear in length, as the architecture promises, but every token costs a few "
+                      "small tensor operations per layer. On a GPU the kernel handles the whole sequence in one "
+                      "launch. Generation (one token at a time) runs the same recurrence either way.",
+                "ko": "CPU에서는 RWKV의 WKV 점화식이 토큰마다 도는 Python 루프로 실행됩니다(전용 CUDA 커널은 GPU "
+                      "전용). 아키텍처의 약속대로 길이에 선형이지만 토큰마다 층별로 작은 텐서 연산 여러 번이 듭니다. "
+                      "GPU에서는 커널이 시퀀스 전체를 한 번에 처리합니다. 한 토큰씩 하는 생성은 어느 쪽이든 같은 "
+                      "점화식을 씁니다."}
     return None
 
 
