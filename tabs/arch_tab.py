@@ -75,7 +75,7 @@ T = {
     "save_name": ("이름", "Name"),
     "overwrite": ("같은 이름 덮어쓰기", "Overwrite an existing one"),
     "save_btn": ("아키텍처 저장", "Save architecture"),
-    "none": ("(없음)", "(none)"),
+    "none": ("—", "—"),  # language-neutral: the choices are not re-rendered when the language changes
 }
 
 CACHE_KIND = {"SSM state": ("SSM 상태 (일정)", "SSM state (constant)"),
@@ -276,9 +276,13 @@ def build(ctx: AppContext) -> None:
                          _fmt(c["at_context"], "B"), _fmt(mem["total"], "B")])
         import pandas as pd
         df = pd.DataFrame(rows, columns=PAPER_HEADERS[lang])
-        head = (f"어휘 크기 {res['vocab_size']:,} ({res['vocab_source']}) · 문맥 {res['context']:,} · "
+        src = res["vocab_source"]
+        where = {"tokenizer": (f"토크나이저 '{src['name']}'", f"tokenizer '{src['name']}'"),
+                 "model.vocab_size": ("model.vocab_size", "model.vocab_size"),
+                 "default": ("토크나이저를 고르지 않아 가정한 값", "assumed: no tokenizer chosen")}[src["from"]]
+        head = (f"어휘 크기 {res['vocab_size']:,} ({pick(where, lang)}) · 문맥 {res['context']:,} · "
                 f"배치 {res['batch']} × 길이 {res['seq']} · {res['dtype']}" if lang == "ko" else
-                f"vocabulary {res['vocab_size']:,} ({res['vocab_source']}) · context {res['context']:,} · "
+                f"vocabulary {res['vocab_size']:,} ({pick(where, lang)}) · context {res['context']:,} · "
                 f"batch {res['batch']} x length {res['seq']} · {res['dtype']}")
         return head, df, cache_figure(res["cache_curves"], res["context"], lang), memory_figure(res["rows"], lang)
 
