@@ -38,7 +38,7 @@ def test_job_from_ui_live_chart_stop_and_reattach(app_factory, page, tmp_path):
     page.get_by_label("단계 시간").fill("0.05")
     page.locator("#counter-start").click()
     run = wait_for(lambda: (r := store.list_runs(stage="counter")) and r[0].status == "running" and r[0], 30)
-    panel = page.locator(".wb-jobpanel")
+    panel = page.locator(".wb-jobpanel").filter(visible=True)  # other stage tabs have job panels too
     panel.locator(".wb-run-header").get_by_text(run.id).wait_for()
     traces = panel.locator(".wb-metrics-plot .scatterlayer .trace path.js-line")
     traces.first.wait_for()
@@ -54,7 +54,7 @@ def test_job_from_ui_live_chart_stop_and_reattach(app_factory, page, tmp_path):
     assert __import__("time").time() - t0 < 10
     page.reload()
     page.get_by_role("tab", name="카운터").click()
-    header = page.locator(".wb-jobpanel .wb-run-header")
+    header = page.locator(".wb-jobpanel").filter(visible=True).locator(".wb-run-header")
     header.get_by_text(run.id).wait_for()
     header.get_by_text("중지됨").wait_for()
     screenshot(page, "jobpanel-stopped-after-reload")

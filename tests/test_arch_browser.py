@@ -55,7 +55,7 @@ def test_two_families_on_paper_measured_and_compared(app_factory, page, tmp_path
     wait_for(lambda: ws.store.get_run(run.id).status in ("succeeded", "failed"), 180, what="the measurement job")
     assert ws.store.get_run(run.id).status == "succeeded", ws.store.get_run(run.id).error
     assert run.config["families"] == ["llama", "mamba2"] and run.config["model"]["depth"] == 1
-    page.locator(".wb-jobpanel .wb-run-header").get_by_text("완료").wait_for()
+    page.locator(".wb-jobpanel").filter(visible=True).locator(".wb-run-header").get_by_text("완료").wait_for()
     page.wait_for_timeout(3000)  # one more refresh tick of the comparison, now with every point
 
     plot = page.locator("#arch-measure-plot")
