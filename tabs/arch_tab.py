@@ -92,10 +92,10 @@ EXP_HEADERS = {
            "lengths", "note"],
 }
 RACE_HEADERS = {
-    "ko": ["계열", "파라미터 (활성)", "학습 토큰", "시간 (초)", "토큰/초", "손실 @같은 토큰", "검증 손실",
-           "손실 @같은 시간", "그때까지 토큰"],
-    "en": ["family", "params (active)", "tokens", "seconds", "tokens/s", "loss @equal tokens", "held-out loss",
-           "loss @equal time", "tokens by then"],
+    "ko": ["계열", "파라미터 (활성)", "학습 토큰", "시간 (초)", "토큰/초", "학습 손실 (마지막 단계들)",
+           "검증 손실 @같은 토큰", "검증 손실 @같은 시간", "그때까지 토큰"],
+    "en": ["family", "params (active)", "tokens", "seconds", "tokens/s", "train loss (last steps)",
+           "held-out @equal tokens", "held-out @equal time", "tokens by then"],
 }
 
 
@@ -400,13 +400,16 @@ def build(ctx: AppContext) -> None:
                     lines.append(f"- **{res['label']}**: {res['slow_path'][lang]}")
         if rrun is not None:
             for ev in ctx.store.events(rrun.id, kind="arch_note", limit=5):
-                lines += [f"- {html.escape(n)}" for n in ev["payload"].get("notes", [])]
+                lines += [f"- {html.escape(n[lang] if isinstance(n, dict) else str(n))}"
+                          for n in ev["payload"].get("notes", [])]
             if rrun.summary and rrun.summary.get("race"):
                 t = rrun.summary["race"]["table"]
                 lines.append(("- 같은 시간 기준: 가장 빨리 끝난 계열의 학습 시간 "
-                              f"{t['equal_time_budget_s']:.1f}초 안에 각 계열이 도달한 손실." if lang == "ko" else
-                              "- Equal wall time: the loss each family had reached within the training time of the "
-                              f"fastest-finishing family ({t['equal_time_budget_s']:.1f} s)."))
+                              f"{t['equal_time_budget_s']:.1f}초 안에 각 계열이 마지막으로 잰 검증 손실 (같은 검증 "
+                              "텍스트)." if lang == "ko" else
+                              "- Equal wall time: each family's held-out loss at its last evaluation within the "
+                              f"training time of the fastest-finishing family ({t['equal_time_budget_s']:.1f} s), "
+                              "on the same held-out text."))
         return "\n".join(lines)
 
     timer.tick(on_tick, [panel.run_id, ui.lang_box, seen], [measure_plot, exp_table, race_plot, race_table, notes,
