@@ -52,7 +52,7 @@ def measure_figure(rows: list[dict], lang: str):
     titles = [pick(p, lang) for p in [("학습 단계 시간 (초) vs 길이", "Training step time (s) vs length"),
                                       ("최대 메모리 (MiB) vs 길이", "Peak memory (MiB) vs length"),
                                       ("생성 속도 (토큰/초) vs 문맥", "Decode speed (tokens/s) vs context"),
-                                      ("캐시/상태 크기 (KiB) vs 문맥", "KV cache / state (KiB) vs context")]]
+                                      ("캐시/상태 크기 (KiB) vs 담은 토큰", "KV cache / state (KiB) vs tokens held")]]
     fig = make_subplots(rows=2, cols=2, subplot_titles=titles, horizontal_spacing=0.09, vertical_spacing=0.16)
     panels = [("step_s", 1, 1), ("peak_mib", 1, 2), ("decode_tok_s", 2, 1), ("cache_kib", 2, 2)]
     shown = set()
@@ -85,8 +85,9 @@ def race_figure(rows: list[dict], lang: str):
     if not m.get("loss"):
         return _empty(pick(("아직 경주 결과가 없습니다. '경주 시작'을 누르세요.",
                             "No race yet: press 'Start the race'."), lang))
-    titles = [pick(("손실 vs 학습 토큰 (같은 데이터)", "Loss vs tokens trained (same data)"), lang),
-              pick(("손실 vs 경과 시간 (초)", "Loss vs wall time (s)"), lang)]
+    titles = [pick(("손실 vs 학습 토큰 (실선: 학습, 점선★: 검증)", "Loss vs tokens trained (solid: train, dashed★: held-out)"),
+                   lang),
+              pick(("손실 vs 학습 시간 (초)", "Loss vs training time (s)"), lang)]
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.08)
     for fam, pts in m["loss"].items():
         color = COLORS.get(fam)
@@ -97,10 +98,15 @@ def race_figure(rows: list[dict], lang: str):
         if tp:
             fig.add_trace(go.Scatter(x=[p[0] for p in tp], y=[p[1] for p in tp], mode="lines", name=_label(fam),
                                      legendgroup=fam, showlegend=False, line=dict(color=color)), row=1, col=2)
-    for fam, pts in m.get("held_out", {}).items():
-        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers",
-                                 name=f"{_label(fam)} · held-out", legendgroup=fam, showlegend=False,
-                                 marker=dict(symbol="star", size=12, color=COLORS.get(fam))), row=1, col=1)
+    for fam, pts in m.get("held_out", {}).items():  # held-out loss: dashed, star markers
+        style = dict(mode="lines+markers", legendgroup=fam, showlegend=False, line=dict(color=COLORS.get(fam),
+                     dash="dash"), marker=dict(symbol="star", size=9, color=COLORS.get(fam)))
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{_label(fam)} · held-out",
+                                 **style), row=1, col=1)
+        times = dict(m.get("held_out_s", {}).get(fam, []))
+        tp = [(times[s], v) for s, v in pts if s in times]
+        fig.add_trace(go.Scatter(x=[p[0] for p in tp], y=[p[1] for p in tp], name=f"{_label(fam)} · held-out",
+                                 **style), row=1, col=2)
     fig.update_layout(height=360, template="plotly_white", margin=dict(l=50, r=10, t=40, b=30))
     return fig
 

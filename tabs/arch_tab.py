@@ -49,14 +49,17 @@ T = {
                    "instantiated on the meta device."),
     "measure": ("### 4. 측정과 경주 (작업으로 실행)", "### 4. Measure and race (run as jobs)"),
     "slow": ("**느린 대체 구현 안내.** `mamba_ssm`(CUDA 전용)이 없으면 Mamba의 선택적 스캔은 토큰마다 도는 순수 PyTorch "
-             "루프로 돌아 작은 학습 한 단계에도 약 0.6초가 걸리고, RWKV도 CPU에서는 Python 루프입니다. 그래서 이 둘은 "
-             "기본적으로 길이 256까지만 잽니다('느린 대체 구현 최대 길이'). 이 구현들의 역전파는 길이에 대해 선형보다 "
-             "빠르게 느려지는데, 이는 아키텍처가 아니라 대체 구현 때문입니다. GPU + `mamba_ssm`에서는 스캔이 선형입니다.",
+             "루프로 돌아 작은 학습 한 단계에도 약 0.6초가 걸리고, 그 역전파는 토큰마다 (내부 차원 × 상태 × 길이) 텐서를 "
+             "다시 만들어 길이에 대해 선형보다 훨씬 빠르게 느려집니다(이 컴퓨터에서 길이 1024는 100초 이상). 이는 "
+             "아키텍처가 아니라 대체 구현의 성질입니다. RWKV도 CPU에서는 Python 루프지만 길이에 선형입니다. 그래서 이 둘은 "
+             "기본적으로 길이 256까지만 잽니다('느린 대체 구현 최대 길이'). GPU + `mamba_ssm`에서는 스캔이 선형이고 "
+             "훨씬 빠릅니다.",
              "**Slow fallbacks, plainly.** Without `mamba_ssm` (CUDA only) Mamba's selective scan is a pure-PyTorch "
-             "loop over tokens (~0.6 s even for a tiny training step), and RWKV is a Python loop on CPU. So both are "
-             "measured only up to length 256 by default ('Longest length on a slow fallback'). Their backward passes "
-             "grow faster than linearly with length: a property of these fallbacks, not of the architectures. On a "
-             "GPU with `mamba_ssm` the scan is linear."),
+             "loop over tokens (~0.6 s even for a tiny training step), and its backward pass rebuilds an (inner x "
+             "state x length) tensor at every token, so it slows down much faster than linearly (over 100 s at "
+             "length 1024 on this machine): a property of the fallback, not of the architecture. RWKV is a Python "
+             "loop on CPU too, but linear in length. Both are measured only up to length 256 by default ('Longest "
+             "length on a slow fallback'). On a GPU with `mamba_ssm` the scan is linear and far faster."),
     "start_measure": ("측정 시작", "Start measuring"),
     "start_race": ("경주 시작", "Start the race"),
     "results": ("### 5. 결과 비교", "### 5. Comparison"),
@@ -72,7 +75,7 @@ T = {
     "save_name": ("이름", "Name"),
     "overwrite": ("같은 이름 덮어쓰기", "Overwrite an existing one"),
     "save_btn": ("아키텍처 저장", "Save architecture"),
-    "none": ("(없음)", "(none)"),
+    "none": ("—", "—"),  # language-neutral: the choices are not re-rendered when the language changes
 }
 
 CACHE_KIND = {"SSM state": ("SSM 상태 (일정)", "SSM state (constant)"),
@@ -89,10 +92,10 @@ EXP_HEADERS = {
            "lengths", "note"],
 }
 RACE_HEADERS = {
-    "ko": ["계열", "파라미터 (활성)", "학습 토큰", "시간 (초)", "토큰/초", "손실 @같은 토큰", "검증 손실",
-           "손실 @같은 시간", "그때까지 토큰"],
-    "en": ["family", "params (active)", "tokens", "seconds", "tokens/s", "loss @equal tokens", "held-out loss",
-           "loss @equal time", "tokens by then"],
+    "ko": ["계열", "파라미터 (활성)", "학습 토큰", "시간 (초)", "토큰/초", "학습 손실 (마지막 단계들)",
+           "검증 손실 @같은 토큰", "검증 손실 @같은 시간", "그때까지 토큰"],
+    "en": ["family", "params (active)", "tokens", "seconds", "tokens/s", "train loss (last steps)",
+           "held-out @equal tokens", "held-out @equal time", "tokens by then"],
 }
 
 
@@ -273,9 +276,13 @@ def build(ctx: AppContext) -> None:
                          _fmt(c["at_context"], "B"), _fmt(mem["total"], "B")])
         import pandas as pd
         df = pd.DataFrame(rows, columns=PAPER_HEADERS[lang])
-        head = (f"어휘 크기 {res['vocab_size']:,} ({res['vocab_source']}) · 문맥 {res['context']:,} · "
+        src = res["vocab_source"]
+        where = {"tokenizer": (f"토크나이저 '{src['name']}'", f"tokenizer '{src['name']}'"),
+                 "model.vocab_size": ("model.vocab_size", "model.vocab_size"),
+                 "default": ("토크나이저를 고르지 않아 가정한 값", "assumed: no tokenizer chosen")}[src["from"]]
+        head = (f"어휘 크기 {res['vocab_size']:,} ({pick(where, lang)}) · 문맥 {res['context']:,} · "
                 f"배치 {res['batch']} × 길이 {res['seq']} · {res['dtype']}" if lang == "ko" else
-                f"vocabulary {res['vocab_size']:,} ({res['vocab_source']}) · context {res['context']:,} · "
+                f"vocabulary {res['vocab_size']:,} ({pick(where, lang)}) · context {res['context']:,} · "
                 f"batch {res['batch']} x length {res['seq']} · {res['dtype']}")
         return head, df, cache_figure(res["cache_curves"], res["context"], lang), memory_figure(res["rows"], lang)
 
@@ -393,13 +400,16 @@ def build(ctx: AppContext) -> None:
                     lines.append(f"- **{res['label']}**: {res['slow_path'][lang]}")
         if rrun is not None:
             for ev in ctx.store.events(rrun.id, kind="arch_note", limit=5):
-                lines += [f"- {html.escape(n)}" for n in ev["payload"].get("notes", [])]
+                lines += [f"- {html.escape(n[lang] if isinstance(n, dict) else str(n))}"
+                          for n in ev["payload"].get("notes", [])]
             if rrun.summary and rrun.summary.get("race"):
                 t = rrun.summary["race"]["table"]
                 lines.append(("- 같은 시간 기준: 가장 빨리 끝난 계열의 학습 시간 "
-                              f"{t['equal_time_budget_s']:.1f}초 안에 각 계열이 도달한 손실." if lang == "ko" else
-                              "- Equal wall time: the loss each family had reached within the training time of the "
-                              f"fastest-finishing family ({t['equal_time_budget_s']:.1f} s)."))
+                              f"{t['equal_time_budget_s']:.1f}초 안에 각 계열이 마지막으로 잰 검증 손실 (같은 검증 "
+                              "텍스트)." if lang == "ko" else
+                              "- Equal wall time: each family's held-out loss at its last evaluation within the "
+                              f"training time of the fastest-finishing family ({t['equal_time_budget_s']:.1f} s), "
+                              "on the same held-out text."))
         return "\n".join(lines)
 
     timer.tick(on_tick, [panel.run_id, ui.lang_box, seen], [measure_plot, exp_table, race_plot, race_table, notes,

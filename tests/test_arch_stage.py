@@ -48,7 +48,8 @@ def test_slow_fallback_is_capped_and_said(ws):
     code, run = _run(ws, cfg)
     assert code == 0, run.error
     r = run.summary["measure"]["families"][0]
-    assert [p["seq"] for p in r["train"]] == [16, 32] and r["lengths_capped"]
+    # capped at 32, plus a halving so that three lengths remain for the exponent fit
+    assert [p["seq"] for p in r["train"]] == [8, 16, 32] and r["lengths_capped"]
     assert "mamba_ssm" in r["slow_path"]["en"] and "mamba_ssm" in r["slow_path"]["ko"]
 
 
@@ -71,10 +72,15 @@ def test_race_on_corpus_and_tokenizer_artifacts(ws):
         assert math.isfinite(rows[fam]["held_out_loss"])
     budget = race["table"]["equal_time_budget_s"]
     assert budget == min(r["seconds"] for r in rows.values())
+    fastest = min(rows.values(), key=lambda r: r["seconds"])
     slower = max(rows.values(), key=lambda r: r["seconds"])
+    assert fastest["loss_equal_time"] == fastest["held_out_loss"]  # its budget is its whole run
     assert slower["tokens_by_equal_time"] <= slower["tokens"]
     loss_metrics = ws.store.metrics(run.id, names=["loss/llama", "loss/rwkv"])
     assert len(loss_metrics) == 32
+    held = ws.store.metrics(run.id, names=["held_out/llama"])
+    assert [m["step"] for m in held] == [512, 1024, 1536, 2048]  # every 4 steps of 128 tokens, and the end
+    assert held[-1]["value"] == pytest.approx(rows["llama"]["held_out_loss"])
 
 
 def test_race_falls_back_to_bundled_text_from_the_cli(tmp_path):
@@ -84,8 +90,9 @@ def test_race_falls_back_to_bundled_text_from_the_cli(tmp_path):
                 "--set", "threads=1", workspace=ws, timeout=300)
     out = last_json(r.stdout)
     assert out["ok"], r.stderr[-2000:]
-    notes = " ".join(out["race"]["notes"])
+    notes = " ".join(n["en"] for n in out["race"]["notes"])
     assert "konlpy" in notes and "byte-level BPE" in notes
+    assert all(any("\uac00" <= ch <= "\ud7a3" for ch in n["ko"]) for n in out["race"]["notes"])  # Korean too
 
 
 def test_invalid_config_names_the_field_from_the_cli(tmp_path):

@@ -81,15 +81,18 @@ def bundled_korean_texts() -> list[str]:
     return [t for t in texts if t.strip()]
 
 
-def corpus_texts(ws, ref: str, max_chars: int) -> tuple[list[str], Resolved | None, str]:
-    """Texts for the race (up to max_chars), the corpus used, and a note for the user."""
+def corpus_texts(ws, ref: str, max_chars: int) -> tuple[list[str], Resolved | None, dict[str, str]]:
+    """Texts for the race (up to max_chars), the corpus used, and a note for the user ({'en', 'ko'})."""
     from ..artifacts import iter_corpus_texts
 
     r = resolve_artifact(ws, ref, "corpus")
     if r is None:
         texts = bundled_korean_texts()
-        return texts, None, ("no corpus artifact chosen: racing on the Korean text bundled with konlpy "
-                             "(constitution + 10 bills, ~65k characters). Build a corpus in tab 1 to race on yours.")
+        return texts, None, {
+            "en": "no corpus artifact chosen: racing on the Korean text bundled with konlpy (constitution + 10 "
+                  "bills, ~65k characters). Build a corpus in tab 1 to race on yours.",
+            "ko": "말뭉치를 고르지 않아 konlpy에 들어 있는 한국어 텍스트(헌법 + 법률안 10건, 약 6만 5천 자)로 경주합니다. "
+                  "1번 탭에서 말뭉치를 만들면 그것으로 경주할 수 있습니다."}
     texts, n = [], 0
     try:
         for t in iter_corpus_texts(r.path, "train"):
@@ -102,7 +105,8 @@ def corpus_texts(ws, ref: str, max_chars: int) -> tuple[list[str], Resolved | No
         raise UserError(f"{e}: pick a corpus artifact made in the Corpus tab") from None
     if not texts:
         raise UserError(f"corpus '{r.name}' has no text in its train split: pick another corpus")
-    return texts, r, f"corpus '{r.name}': {len(texts):,} documents, {n:,} characters read"
+    return texts, r, {"en": f"corpus '{r.name}': {len(texts):,} documents, {n:,} characters read",
+                      "ko": f"말뭉치 '{r.name}': 문서 {len(texts):,}개, {n:,}자를 읽었습니다"}
 
 
 def fallback_tokenizer(texts: list[str], vocab_size: int = 2000):

@@ -5,10 +5,13 @@ held out for evaluation and never trained on. Every family starts from the same 
 the same batches in the same order with the same optimizer settings, so the differences in the
 loss curves come from the architectures (and their speed on this machine) alone.
 
-The table compares the families two ways:
-- at equal tokens: the training loss over the last steps, and the held-out loss at the end;
-- at equal wall time: the training loss each family had reached when the fastest-finishing
-  family's time budget (the shortest total training time among them) ran out.
+The held-out loss is evaluated every `eval_every` steps (its time is not counted as training
+time), so the families are compared on the same held-out text two ways:
+- at equal tokens: the held-out loss after all the tokens (and the training loss of the last steps);
+- at equal wall time: the held-out loss each family had at its last evaluation within the
+  fastest-finishing family's training time (the shortest total among them).
+Training losses alone would not do for the second: at equal time the families are at different
+places in the data, and batches differ in difficulty.
 """
 from __future__ import annotations
 
@@ -85,10 +88,15 @@ def held_out_loss(model, held_out, batch: int, device: str) -> float:
 
 
 def train_family(arch: ArchConfig, data: RaceData, *, vocab: int, special: dict, batch: int, lr: float,
-                 warmup: int, seed: int, device: str, dtype: str = "float32",
+                 warmup: int, seed: int, device: str, dtype: str = "float32", eval_every: int = 4,
                  on_step: Callable[[int, int, float, float], None] | None = None,
+                 on_eval: Callable[[int, float, float], None] | None = None,
                  should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
-    """Train one family on the race batches; on_step(step, tokens, loss, elapsed_s) after every step."""
+    """Train one family on the race batches.
+
+    on_step(step, tokens, loss, elapsed_s) after every step; on_eval(tokens, held_out_loss, elapsed_s)
+    after every evaluation (every `eval_every` steps and at the end).
+    """
     import torch
 
     from .paper import params as paper_params
@@ -101,7 +109,15 @@ def train_family(arch: ArchConfig, data: RaceData, *, vocab: int, special: dict,
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     steps = len(data.train) // batch
     curve: list[dict[str, float]] = []
+    evals: list[dict[str, float]] = []
     elapsed = 0.0
+
+    def evaluate(tokens: int) -> None:
+        loss = held_out_loss(model, data.held_out, batch, device)
+        evals.append({"tokens": tokens, "loss": loss, "seconds": elapsed})
+        if on_eval:
+            on_eval(tokens, loss, elapsed)
+
     for step in range(steps):
         if should_stop():
             break
@@ -120,11 +136,16 @@ def train_family(arch: ArchConfig, data: RaceData, *, vocab: int, special: dict,
         curve.append({"step": step + 1, "tokens": tokens, "loss": value, "seconds": elapsed})
         if on_step:
             on_step(step + 1, tokens, value, elapsed)
-    held = held_out_loss(model, data.held_out, batch, device) if curve else float("nan")
+        if eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
+            evaluate(tokens)
+    if curve:
+        evaluate(curve[-1]["tokens"])
+    held = evals[-1]["loss"] if evals else float("nan")
     p = paper_params(model.config)
     del model, opt
     tail = curve[-max(1, len(curve) // 10):]
-    return {"family": arch.family, "label": FAMILIES[arch.family][0], "curve": curve, "steps": len(curve),
+    return {"family": arch.family, "label": FAMILIES[arch.family][0], "curve": curve, "evals": evals,
+            "steps": len(curve),
             "tokens": curve[-1]["tokens"] if curve else 0, "seconds": elapsed,
             "tokens_per_s": (curve[-1]["tokens"] / elapsed) if curve and elapsed else 0.0,
             "final_train_loss": sum(c["loss"] for c in tail) / len(tail) if tail else float("nan"),
@@ -132,13 +153,12 @@ def train_family(arch: ArchConfig, data: RaceData, *, vocab: int, special: dict,
             "non_embedding_params": p["non_embedding"], "finished": len(curve) == steps}
 
 
-def loss_at_time(curve: list[dict[str, float]], seconds: float, window: int = 5) -> tuple[float, int]:
-    """Mean training loss of the last `window` steps finished by `seconds`, and the tokens seen by then."""
-    done = [c for c in curve if c["seconds"] <= seconds + 1e-9]
+def held_out_at_time(evals: list[dict[str, float]], seconds: float) -> tuple[float, int]:
+    """The held-out loss at the last evaluation done within `seconds` of training, and its tokens."""
+    done = [e for e in evals if e["seconds"] <= seconds + 1e-9]
     if not done:
         return float("nan"), 0
-    last = done[-window:]
-    return sum(c["loss"] for c in last) / len(last), int(done[-1]["tokens"])
+    return done[-1]["loss"], int(done[-1]["tokens"])
 
 
 def table(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,7 +167,7 @@ def table(results: list[dict[str, Any]]) -> dict[str, Any]:
     budget = min((r["seconds"] for r in finished), default=0.0)
     rows = []
     for r in results:
-        loss_t, tokens_t = loss_at_time(r["curve"], budget)
+        loss_t, tokens_t = held_out_at_time(r.get("evals", []), budget)
         rows.append({"family": r["family"], "label": r["label"], "params": r["params"],
                      "active_params": r["active_params"], "tokens": r["tokens"], "seconds": r["seconds"],
                      "tokens_per_s": r["tokens_per_s"], "loss_equal_tokens": r["final_train_loss"],

@@ -30,10 +30,10 @@ def paper_table(cfg, ws, *, context: int, batch: int, seq: int, dtype: str = "fl
     tok, ref = load_tokenizer_ref(ws, cfg.tokenizer)
     if tok is not None:
         vocab, ids = vocab_of(tok), special_ids(tok)
-        source = f"tokenizer '{ref.name}'"
+        source = {"from": "tokenizer", "name": ref.name}
     else:
         vocab, ids = cfg.model.vocab_size or DEFAULT_VOCAB, {"bos": 1, "eos": 2, "pad": 0}
-        source = "model.vocab_size" if cfg.model.vocab_size else f"assumed {DEFAULT_VOCAB:,} (no tokenizer chosen)"
+        source = {"from": "model.vocab_size" if cfg.model.vocab_size else "default", "name": None}
     b = paper.DTYPE_BYTES[dtype]
     rows, curves = [], {}
     for fam in cfg.families:

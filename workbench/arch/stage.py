@@ -27,16 +27,16 @@ TASKS = ["measure", "race", "both", "save"]
 
 @dataclass
 class MeasureConfig(StageConfig):
-    seq_lens: list[int] = param([64, 128, 256, 512], ko="학습 시퀀스 길이들", en="Training sequence lengths",
+    seq_lens: list[int] = param([128, 256, 512, 1024], ko="학습 시퀀스 길이들", en="Training sequence lengths",
                                 help_ko="단계 시간·메모리를 잴 길이 (GPU에서는 128~4096 권장)",
                                 help_en="lengths to time a forward+backward step at (on a GPU try 128 to 4096)")
     batch: int = param(1, ko="배치 크기", en="Batch size", min=1, max=1024)
-    repeats: int = param(2, ko="반복 횟수", en="Timed repeats (median)", min=1, max=50)
+    repeats: int = param(2, ko="반복 횟수 (최솟값)", en="Timed repeats (best of)", min=1, max=50)
     slow_seq_cap: int = param(256, ko="느린 대체 구현 최대 길이", en="Longest length on a slow fallback",
                               help_ko="CUDA 커널 없는 Mamba/RWKV는 이 길이까지만 잽니다 (0 = 제한 없음)",
                               help_en="Mamba/RWKV without their CUDA kernels are measured up to this length "
                                       "(0 = no cap)", min=0, max=1_000_000)
-    gen_contexts: list[int] = param([64, 128, 256, 512], ko="생성 문맥 길이들", en="Generation context lengths",
+    gen_contexts: list[int] = param([128, 256, 512, 1024], ko="생성 문맥 길이들", en="Generation context lengths",
                                     help_ko="이만큼의 프롬프트 뒤에 생성 속도와 캐시 크기를 잽니다",
                                     help_en="prompt lengths after which decode speed and cache size are measured")
     gen_tokens: int = param(16, ko="생성 토큰 수", en="New tokens per generation", min=2, max=4096)
@@ -68,6 +68,9 @@ class RaceConfig(StageConfig):
     eval_batches: int = param(2, ko="평가 배치 수", en="Held-out batches", min=1, max=1000,
                               help_ko="학습에 쓰지 않고 떼어 둔 평가용 배치",
                               help_en="batches held out from training for the held-out loss")
+    eval_every: int = param(4, ko="평가 간격 (단계)", en="Evaluate every (steps)", min=1, max=100_000,
+                            help_ko="같은 시간 비교에 쓰는 검증 손실을 이만큼마다 잽니다",
+                            help_en="how often the held-out loss (used at equal wall time) is measured")
 
 
 @dataclass
@@ -221,8 +224,9 @@ def run_measure(cfg: LabConfig, ctx, tok, device: str, plan: Plan) -> dict[str, 
                                 f"saved_mib/{fam}": r["saved_bytes"] / 2**20}, flush=True)
                 plan.tick(ctx, f"{label}: training step at length {n}: {r['seconds']:.3f} s")
             else:
-                ctx.metrics(n, {f"decode_tok_s/{fam}": r["tokens_per_s"],
-                                f"cache_kib/{fam}": r["cache_bytes"] / 1024}, flush=True)
+                ctx.metrics(n, {f"decode_tok_s/{fam}": r["tokens_per_s"]})
+                # the cache is plotted against the tokens it holds (prompt + generated - 1)
+                ctx.metrics(r["cache_tokens"], {f"cache_kib/{fam}": r["cache_bytes"] / 1024}, flush=True)
                 plan.tick(ctx, f"{label}: generation after {n} tokens: {r['tokens_per_s']:.1f} tokens/s")
 
         r = measure_family(cfg.arch_for(fam), vocab=vocab, seq_lens=m.seq_lens, gen_contexts=m.gen_contexts,
@@ -243,19 +247,23 @@ def run_race(cfg: LabConfig, ctx, tok, tok_ref, device: str, plan: Plan) -> dict
     steps = race_steps(cfg)
     need = steps * rc.batch * rc.seq_len + rc.eval_batches * rc.batch * rc.seq_len
     texts, corpus_ref, note = corpus_texts(ctx.ws, cfg.corpus, max_chars=max(200_000, 8 * need))
-    notes = [note]
+    notes = [note]  # each {"en", "ko"}: the tab shows them in the UI language
     if tok is None:
         tok = fallback_tokenizer(texts)
-        notes.append(f"no tokenizer chosen: trained a {len(tok):,}-token byte-level BPE on the race text here "
-                     "(train a real one in tab 2 and pick it).")
-    for n in notes:
-        log.info("%s", n)
-    ctx.event("arch_note", {"notes": notes})
+        notes.append({"en": f"no tokenizer chosen: trained a {len(tok):,}-token byte-level BPE on the race text here "
+                            "(train a real one in tab 2 and pick it).",
+                      "ko": f"토크나이저를 고르지 않아 경주 텍스트로 {len(tok):,}개 토큰의 바이트 수준 BPE를 여기서 "
+                            "학습했습니다(2번 탭에서 제대로 학습해 고르세요)."})
     ids = encode_stream(tok, texts, need)
     data = make_data(ids, seq=rc.seq_len, batch=rc.batch, steps=steps, eval_batches=rc.eval_batches)
     if data.epochs > 1:
-        notes.append(f"the text gives {data.tokens_available:,} tokens: the race repeats it "
-                     f"{data.epochs:.1f} times (held-out batches are never trained on)")
+        notes.append({"en": f"the text gives {data.tokens_available:,} tokens: the race repeats it {data.epochs:.1f} "
+                            "times (held-out batches are never trained on)",
+                      "ko": f"텍스트가 {data.tokens_available:,}토큰뿐이라 경주에서 {data.epochs:.1f}번 반복합니다"
+                            "(검증 배치는 학습에 쓰지 않습니다)"})
+    for n in notes:
+        log.info("%s", n["en"])
+    ctx.event("arch_note", {"notes": notes})
     vocab, special = vocab_of(tok), special_ids(tok)
     results = []
     for fam in cfg.families:
@@ -267,10 +275,12 @@ def run_race(cfg: LabConfig, ctx, tok, tok_ref, device: str, plan: Plan) -> dict
             ctx.metrics(tokens, {f"loss/{fam}": loss, f"elapsed_s/{fam}": elapsed})
             plan.tick(ctx, f"race {label}: step {step}/{steps}, loss {loss:.3f}")
 
+        def on_eval(tokens, loss, elapsed, fam=fam):
+            ctx.metrics(tokens, {f"held_out/{fam}": loss, f"held_out_s/{fam}": elapsed}, flush=True)
+
         r = train_family(cfg.arch_for(fam), data, vocab=vocab, special=special, batch=rc.batch, lr=rc.lr,
-                         warmup=rc.warmup, seed=cfg.seed, device=device, dtype=cfg.dtype, on_step=on_step,
-                         should_stop=lambda: ctx.should_stop)
-        ctx.metrics(r["tokens"], {f"held_out/{fam}": r["held_out_loss"]}, flush=True)
+                         warmup=rc.warmup, seed=cfg.seed, device=device, dtype=cfg.dtype, eval_every=rc.eval_every,
+                         on_step=on_step, on_eval=on_eval, should_stop=lambda: ctx.should_stop)
         ctx.event("arch_result", {"kind": "race", "result": r})
         results.append(r)
     tab = table(results)
