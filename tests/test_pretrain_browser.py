@@ -19,7 +19,7 @@ def test_pretrain_tab_train_stop_resume(app_factory, page, tmp_path):
     page.get_by_label("샘플 생성 주기").fill("40")
     page.locator("#pt-start").click()
     run = wait_for(lambda: (r := ws.store.list_runs(stage="pretrain")) and r[0], 30, what="a run")
-    panel = page.locator(".wb-jobpanel")
+    panel = page.locator(".wb-jobpanel").filter(visible=True).first
     panel.locator(".wb-run-header").get_by_text(run.id).wait_for()
     line = panel.locator(".wb-metrics-plot .scatterlayer .trace path.js-line").first
     line.wait_for(timeout=120_000)
