@@ -122,13 +122,13 @@ def publish_tiny_model(ws, src: str | Path, name: str = "tiny-chat", *, chat_mod
 
 
 def publish_endless_model(ws, src: str | Path, name: str = "tiny-long") -> int:
-    """The same weights with a 4096-token window (RoPE has no position weights) and an end-of-text token
+    """The same weights with a 16384-token window (RoPE has no position weights) and an end-of-text token
     it practically never produces (<|system|>): a reply runs as long as asked, long enough to stop it."""
     from workbench.artifacts import write_meta
 
     staging = ws.staging_dir("model", name)
     shutil.copytree(src, staging, dirs_exist_ok=True)
-    for fname, key, value in (("config.json", "max_position_embeddings", 4096), ("config.json", "eos_token_id", 3),
+    for fname, key, value in (("config.json", "max_position_embeddings", 16384), ("config.json", "eos_token_id", 3),
                               ("generation_config.json", "eos_token_id", 3),
                               ("tokenizer_config.json", "eos_token", "<|system|>")):
         data = json.loads((staging / fname).read_text())

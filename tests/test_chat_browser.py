@@ -184,7 +184,7 @@ def test_two_users_chat_at_once_without_mixing_histories(chat_app, browser):
         for pg, w in zip(pages, words):
             choose(pg, "chat-model-a", "tiny-long")  # long replies, so that the two really overlap
             pg.locator("#chat-settings").click()
-            set_setting(pg, "최대 생성 토큰", 4000)
+            set_setting(pg, "최대 생성 토큰", 8000)  # ~60 s at ~130 tokens/s: still running when stopped
             set_setting(pg, "온도", 0)
             pg.locator("#chat-msg textarea").fill(w)
             pg.evaluate("""() => {

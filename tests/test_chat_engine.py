@@ -288,15 +288,15 @@ def test_app_config_reads_engine_settings_from_the_environment():
 
 
 def test_reply_stops_at_the_tokenizer_stage_turn_end_token():
-    """The Tokenizer tab's tokenizers use ChatML (<|im_start|> ... <|im_end|>): <|im_end|> ends a reply."""
+    """The Tokenizer tab's tokenizers use ChatML (<|im_start|> ... <|im_end|>): <|im_end|> ends a chat reply."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from workbench.chat.generation import stop_token_ids
+    from workbench.chat.generation import eos_token_ids, turn_end_ids
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.train_from_iterator(["안녕 하세요"], trainers.BpeTrainer(special_tokens=["<pad>", "</s>", "<|im_start|>",
                                                                                 "<|im_end|>"]))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", pad_token="<pad>")
-    ids = stop_token_ids(fast)
-    assert ids == {fast.convert_tokens_to_ids("</s>"), fast.convert_tokens_to_ids("<|im_end|>")}
+    assert eos_token_ids(fast) == {fast.convert_tokens_to_ids("</s>")}
+    assert turn_end_ids(fast) == {fast.convert_tokens_to_ids("<|im_end|>")}

@@ -91,9 +91,16 @@ def test_structured_formats_fields_columns_and_units(tmp_path):
 
 
 def test_bundled_konlpy_reads_without_java():
+    import subprocess
     import sys
+    # In a fresh interpreter: other tests import konlpy into this one.
+    code = ("import sys; from workbench.corpus.sources import LoadReport, iter_documents; "
+            "list(iter_documents(['bundled:konlpy'], report=LoadReport())); "
+            "print('jpype' in sys.modules, 'konlpy' in sys.modules)")
+    from conftest import ROOT
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
     docs, rep = read_docs(["bundled:konlpy"])
-    assert "jpype" not in sys.modules and "konlpy" not in sys.modules
     assert len(rep.files) == 11 and len(docs) > 1000
     assert docs[0][1].startswith("대한민국헌법") and docs[0][2] == "konlpy/kolaw/constitution.txt"
 

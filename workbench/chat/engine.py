@@ -119,6 +119,7 @@ class LoadedModel:
     load_seconds: float
     eos_ids: list[int]
     pad_id: int | None
+    turn_end_ids: list[int] = field(default_factory=list)  # also end a reply in chat mode (e.g. <|im_end|>)
     last_used: float = 0.0
 
 

@@ -24,18 +24,21 @@ from .models import ModelRef, base_model_path, check_files, context_window, _jso
 TURN_END_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>")
 
 
-def stop_token_ids(tokenizer, generation_config=None) -> set[int]:
-    """EOS ids, plus the turn-end token of a chat template (ChatML's <|im_end|> in the Tokenizer tab's
-    template), so a chat reply stops at the end of its turn and not only at EOS."""
+def eos_token_ids(tokenizer, generation_config=None) -> set[int]:
     eos: set[int] = set()
     for src in (getattr(generation_config, "eos_token_id", None), tokenizer.eos_token_id):
         if isinstance(src, int):
             eos.add(src)
         elif isinstance(src, (list, tuple)):
             eos.update(int(x) for x in src)
-    vocab = tokenizer.get_vocab()
-    eos.update(vocab[t] for t in TURN_END_TOKENS if t in vocab)
     return eos
+
+
+def turn_end_ids(tokenizer) -> set[int]:
+    """The turn-end token of a chat template (ChatML's <|im_end|> in the Tokenizer tab's template): in chat
+    mode a reply stops there too, not only at EOS. Plain continuation stops at EOS alone."""
+    vocab = tokenizer.get_vocab()
+    return {vocab[t] for t in TURN_END_TOKENS if t in vocab}
 
 
 def pick_device(pref: str) -> str:
@@ -101,13 +104,14 @@ def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref:
         sum(b.numel() * b.element_size() for b in model.buffers())
     cfg = _json_file(Path(weights) / "config.json")
     context = context_window(cfg, {"model_max_length": getattr(tokenizer, "model_max_length", None)})
-    eos = stop_token_ids(tokenizer, model.generation_config)
+    eos = eos_token_ids(tokenizer, model.generation_config)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (min(eos) if eos else None)
     meta = ref.meta or {}
     return LoadedModel(key=key, ref=ref, model=model, tokenizer=tokenizer, device=device, nbytes=nbytes,
                        context=context, chat_model=bool(meta.get("chat_model")),
                        has_template=bool(getattr(tokenizer, "chat_template", None)),
-                       load_seconds=time.perf_counter() - t0, eos_ids=sorted(eos), pad_id=pad)
+                       load_seconds=time.perf_counter() - t0, eos_ids=sorted(eos), pad_id=pad,
+                       turn_end_ids=sorted(turn_end_ids(tokenizer) - eos))
 
 
 # -- prompts ---------------------------------------------------------------------------
@@ -288,7 +292,8 @@ class Run:
             repetition_penalty=params.repetition_penalty if params.repetition_penalty != 1.0 else None,
             logits_processor=sampling_processors(params, generator),
             stopping_criteria=StoppingCriteriaList([StopOnEvent(stop)]),
-            eos_token_id=lm.eos_ids or None, pad_token_id=lm.pad_id, streamer=self.streamer)
+            eos_token_id=(lm.eos_ids + (lm.turn_end_ids if prompt.mode == "chat" else [])) or None,
+            pad_token_id=lm.pad_id, streamer=self.streamer)
         self.model = lm.model
         self.thread = threading.Thread(target=self._work, daemon=True, name="chat-generate")
 
