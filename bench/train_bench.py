@@ -18,12 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def konlpy_lines() -> list[str]:
-    from konlpy.corpus import kobill, kolaw
-    texts = [kolaw.open("constitution.txt").read()] + [kobill.open(f).read() for f in sorted(kobill.fileids())]
-    return [ln.strip() for t in texts for ln in t.splitlines() if len(ln.strip()) > 5]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60)
@@ -35,7 +29,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, get_scheduler
 
     from state import Workspace
@@ -46,6 +39,8 @@ def main() -> None:
     from workbench.pretrain.stage import PretrainConfig
     from workbench.pretrain.train import run as pretrain_run
     from workbench.runtime import RunContext
+    from workbench.bundled import konlpy_lines
+    from workbench.tokenizer.quick import quick_bpe
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp())
@@ -54,13 +49,7 @@ def main() -> None:
     stg = ws.staging_dir("corpus", "bench")
     write_corpus_split(stg, "train", [{"id": str(i), "text": t, "source": "konlpy"} for i, t in enumerate(lines)])
     ws.publish(stg, "corpus", "bench")
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=4000, special_tokens=["<pad>", "<s>", "</s>",
-                                                                                        "<unk>"]))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
+    fast = quick_bpe(lines, 4000)
     stg = ws.staging_dir("tokenizer", "bench")
     fast.save_pretrained(stg)
     ws.publish(stg, "tokenizer", "bench")

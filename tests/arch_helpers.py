@@ -9,28 +9,17 @@ from pathlib import Path
 
 
 def korean_texts() -> list[str]:
-    from workbench.arch.inputs import bundled_korean_texts
+    from workbench.bundled import konlpy_lines
 
-    out = []
-    for doc in bundled_korean_texts():
-        out += [p.strip() for p in doc.split("\n") if len(p.strip()) > 20]
-    return out
+    return konlpy_lines(min_chars=21)
 
 
 def make_tokenizer_artifact(ws, name: str = "ko-bpe", vocab_size: int = 600) -> int:
     """A byte-level BPE trained with `tokenizers`, saved as a HF fast-tokenizer folder, published."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     from workbench.artifacts import write_meta
+    from workbench.tokenizer.quick import quick_bpe
 
-    tk = Tokenizer(models.BPE())
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tk.train_from_iterator(korean_texts(), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+    fast = quick_bpe(korean_texts(), vocab_size)
     staging = ws.staging_dir("tokenizer", name)
     fast.save_pretrained(str(staging))
     write_meta(staging, {"algorithm": "bpe", "vocab_size": len(fast), "made_by": "tests/arch_helpers.py"})

@@ -24,29 +24,17 @@ CHAT_TEMPLATE = (
 
 def korean_lines(max_chars: int = 40_000) -> list[str]:
     """Non-empty lines of konlpy's bundled Korean corpora (statutes), read without Java."""
-    from konlpy.corpus import kobill, kolaw
+    from workbench.bundled import konlpy_texts
 
-    text = kolaw.open("constitution.txt").read()
-    for fid in sorted(kobill.fileids()):
-        text += "\n" + kobill.open(fid).read()
-    lines = [ln.strip() for ln in text[:max_chars].splitlines() if len(ln.strip()) > 4]
-    return lines
+    text = "\n".join(konlpy_texts())
+    return [ln.strip() for ln in text[:max_chars].splitlines() if len(ln.strip()) > 4]
 
 
 def train_tokenizer(lines: list[str], vocab_size: int = 1000):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from workbench.tokenizer.quick import quick_bpe
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(lines, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", bos_token="<|bos|>",
-                                   eos_token="<|end|>", additional_special_tokens=SPECIAL[3:])
-    fast.chat_template = CHAT_TEMPLATE
-    return fast
+    return quick_bpe(lines, vocab_size, pad=SPECIAL[0], bos=SPECIAL[1], eos=SPECIAL[2],
+                     extra_specials=tuple(SPECIAL[3:]), chat_template=CHAT_TEMPLATE)
 
 
 def build_tiny_model(folder: str | Path, *, hidden: int = 64, layers: int = 2, heads: int = 4,

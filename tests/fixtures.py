@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SPECIALS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>{% endif %}")
 
 
 def konlpy_lines() -> list[str]:
-    from konlpy.corpus import kobill, kolaw
-    texts = [kolaw.open("constitution.txt").read()] + [kobill.open(f).read() for f in sorted(kobill.fileids())]
-    return [ln.strip() for t in texts for ln in t.splitlines() if len(ln.strip()) > 5]
+    from workbench.bundled import konlpy_lines as lines
+    return lines()
 
 
 def make_corpus(ws, name: str = "kolaw", lines: list[str] | None = None, validation: int = 0) -> int:
@@ -30,16 +28,9 @@ def make_corpus(ws, name: str = "kolaw", lines: list[str] | None = None, validat
 
 def train_tokenizer(folder: Path, lines: list[str], vocab_size: int = 800):
     """A byte-level BPE saved as a transformers fast tokenizer folder with specials and a chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    specials = list(SPECIALS.values()) + ["<|user|>", "<|assistant|>", "<|system|>"]
-    tok.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIALS)
-    fast.chat_template = CHAT_TEMPLATE
+    from workbench.tokenizer.quick import quick_bpe
+    fast = quick_bpe(lines, vocab_size, unk="<unk>", extra_specials=("<|user|>", "<|assistant|>", "<|system|>"),
+                     chat_template=CHAT_TEMPLATE)
     folder.mkdir(parents=True, exist_ok=True)
     fast.save_pretrained(folder)
     return fast

@@ -1,5 +1,4 @@
 """The Pretrain tab as a person uses it: start a tiny run, watch the loss chart grow, stop, resume."""
-import time
 
 from conftest import screenshot, wait_for
 from fixtures import make_corpus, make_tokenizer

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from state import ArtifactExists, NameError_, Store, Workspace, check_name
+from state import ArtifactExists, NameError_, Store, check_name
 
 
 def test_migrations_create_schema_once(tmp_path):

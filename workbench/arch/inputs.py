@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bundled import konlpy_texts
 from ..errors import UserError
 
 log = logging.getLogger("workbench.arch")
@@ -28,25 +29,12 @@ class Resolved:
 
 def resolve_artifact(ws, ref: str, kind: str) -> Resolved | None:
     """An artifact id, a name of the given kind, or a folder path; None when ref is empty."""
-    ref = (ref or "").strip()
-    if not ref:
+    from ..artifacts import resolve
+
+    if not (ref or "").strip():
         return None
-    store = ws.store if ws is not None else None
-    if store is not None:
-        art = None
-        if ref.isdigit():
-            art = store.get_artifact(int(ref))
-        if art is None:
-            art = store.get_artifact(kind=kind, name=ref)
-        if art is not None:
-            if art.kind != kind:
-                raise UserError(f"artifact {ref} is a {art.kind}, not a {kind}: pick a {kind} artifact")
-            return Resolved(Path(art.path), art.id, art.name)
-    p = Path(ref).expanduser()
-    if p.is_dir():
-        return Resolved(p.resolve(), None, p.name)
-    raise UserError(f"no {kind} artifact '{ref}' in this workspace: pick one from the list (build it in its tab "
-                    f"first) or give a folder path")
+    path, art = resolve(ws, kind, ref, kind)
+    return Resolved(path, art.id if art else None, art.name if art else path.name)
 
 
 def load_tokenizer_ref(ws, ref: str):
@@ -72,22 +60,13 @@ def special_ids(tok) -> dict[str, int | None]:
     return {"bos": bos, "eos": eos, "pad": pad}
 
 
-def bundled_korean_texts() -> list[str]:
-    """Korean text shipped with konlpy (no Java needed): the constitution and ten bills, ~65k characters."""
-    from konlpy.corpus import kobill, kolaw
-
-    texts = [kolaw.open("constitution.txt").read()]
-    texts += [kobill.open(f).read() for f in sorted(kobill.fileids())]
-    return [t for t in texts if t.strip()]
-
-
 def corpus_texts(ws, ref: str, max_chars: int) -> tuple[list[str], Resolved | None, dict[str, str]]:
     """Texts for the race (up to max_chars), the corpus used, and a note for the user ({'en', 'ko'})."""
     from ..artifacts import iter_corpus_texts
 
     r = resolve_artifact(ws, ref, "corpus")
     if r is None:
-        texts = bundled_korean_texts()
+        texts = konlpy_texts()
         return texts, None, {
             "en": "no corpus artifact chosen: racing on the Korean text bundled with konlpy (constitution + 10 "
                   "bills, ~65k characters). Build a corpus in tab 1 to race on yours.",
@@ -111,16 +90,9 @@ def corpus_texts(ws, ref: str, max_chars: int) -> tuple[list[str], Resolved | No
 
 def fallback_tokenizer(texts: list[str], vocab_size: int = 2000):
     """A byte-level BPE trained in-process on the race text (only when the user picked no tokenizer)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from ..tokenizer.quick import quick_bpe
 
-    tk = Tokenizer(models.BPE())
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tk.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+    return quick_bpe(texts, vocab_size)
 
 
 def vocab_of(tok) -> int:

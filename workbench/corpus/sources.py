@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
 import json
 import os
@@ -28,6 +27,7 @@ from typing import Callable, Iterator
 
 from workbench.errors import UserError
 
+from ..bundled import konlpy_corpus_dir
 from .decode import SNIFF_BYTES, Refused, decode_bytes, open_text
 
 TEXT_EXT = {".txt", ".text", ".md", ""}
@@ -80,15 +80,6 @@ class LoadReport:
 
 
 # -- locating inputs ----------------------------------------------------------------------
-def bundled_dir() -> Path | None:
-    """konlpy's corpus folder, found without importing konlpy (which would start looking for Java)."""
-    spec = importlib.util.find_spec("konlpy")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    d = Path(list(spec.submodule_search_locations)[0]) / "data" / "corpus"
-    return d if d.is_dir() else None
-
-
 def _ext(name: str) -> str:
     return PurePosixPath(name.lower()).suffix
 
@@ -114,7 +105,7 @@ def expand(specs: list[str], ws=None) -> tuple[list[_Entry], list[dict]]:
             if key not in BUNDLED:
                 raise UserError(f"input '{spec}': unknown bundled corpus; choose one of "
                                 f"{', '.join('bundled:' + k for k in BUNDLED)}")
-            base = bundled_dir()
+            base = konlpy_corpus_dir()
             if base is None:
                 raise UserError("input 'bundled:konlpy' needs the konlpy package: pip install konlpy")
             for sub in BUNDLED[key]:

@@ -29,7 +29,7 @@ class PretrainConfig(StageConfig):
     seq_len: int = param(128, ko="시퀀스 길이", en="Sequence length (block size)", min=8, max=131072)
     batch_size: int = param(16, ko="배치 크기", en="Batch size (per device)", min=1, max=4096)
     grad_accum: int = param(1, ko="그래디언트 누적", en="Gradient accumulation steps", min=1, max=1024)
-    max_steps: int = param(600, ko="최대 스텝", en="Max optimizer steps", min=1, max=10_000_000)
+    max_steps: int = param(900, ko="최대 스텝", en="Max optimizer steps", min=1, max=10_000_000)
     max_minutes: float = param(0.0, ko="시간 제한(분, 0=없음)", en="Time budget in minutes (0 = none)", min=0.0,
                                help_ko="시간이 다 되면 저장하고 정상 종료", help_en="saves and ends normally when reached")
     lr: float = param(3e-3, ko="학습률", en="Learning rate", min=0.0, max=10.0)
