@@ -142,3 +142,24 @@ def test_config_errors_name_the_field(tmp_path):
     assert r.returncode == 2 and "arch.heads" in r.stderr and "divisible" in r.stderr
     r = run_cli("pretrain", "--set", "tokenizer=x", workspace=tmp_path / "w")
     assert r.returncode == 2 and "corpus: not chosen" in r.stderr
+
+
+def test_architecture_artifact_is_what_pretraining_trains(inputs):
+    """The Architecture tab saves an arch artifact; pretraining builds exactly that config and records it."""
+    from workbench.arch.families import ArchConfig
+    from workbench.arch.save import save_architecture
+    from workbench.runtime import RunContext
+    ws, _, t = inputs
+    arch = ArchConfig(family="gpt2", depth=2, width=32, heads=2, context=64)
+    saved = save_architecture(ws, arch, "tiny-bpe", "tiny-gpt2")
+    stage = stages.get("pretrain")
+    cfg = stage.config.load(sets=["corpus=kolaw", "tokenizer=tiny-bpe", "arch_artifact=tiny-gpt2", "max_steps=2",
+                                  "seq_len=32", "batch_size=2", "warmup_steps=0", "eval_batches=1", "sample_every=0",
+                                  "output_name=from-arch"])
+    rid = ws.store.create_run("pretrain", cfg.to_dict(), status="running")
+    out = stage.run(cfg, RunContext(ws, rid, "pretrain"))
+    meta = json.loads((ws.artifact_dir("model", "from-arch") / "workbench.json").read_text())
+    assert meta["arch"] == arch.to_dict() and meta["arch_artifact"] == saved["artifact"]
+    model_cfg = json.loads((ws.artifact_dir("model", "from-arch") / "config.json").read_text())
+    assert model_cfg["model_type"] == "gpt2" and model_cfg["n_layer"] == 2 and model_cfg["n_embd"] == 32
+    assert saved["artifact"] in ws.store.get_artifact(out["model_artifact"]).parents
