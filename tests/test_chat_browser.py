@@ -3,6 +3,7 @@ long prompts, side by side, a broken model, two users at once, and the API on th
 from __future__ import annotations
 
 import json
+import time
 import re
 import shutil
 import urllib.request
@@ -53,8 +54,14 @@ def wait_stats(page, count=1, which="a", word="토큰/초", timeout=60):
 
 def set_setting(page, label, value):
     box = page.locator("#chat-settings").get_by_label(label, exact=True).first
-    box.fill(str(value))
-    box.press("Tab")
+    box.wait_for()
+    for _ in range(3):  # a fill that lands while the accordion is still opening can be lost: check it took
+        box.fill(str(value))
+        box.press("Tab")
+        time.sleep(0.3)
+        if box.input_value() == str(value):
+            return
+    raise AssertionError(f"setting {label} to {value} did not take (shows {box.input_value()!r})")
 
 
 def test_chat_streams_a_reply_with_stats_stop_regenerate_clear(chat_app, page):

@@ -141,6 +141,7 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
         status, error, code = "failed", describe_exception(e), 1
     finally:
         ctx.flush()
+        _close_process_group()
     if status in ("stopped", "interrupted") and not error:
         error = ctx.stop_reason or None
     if rank == 0:
@@ -152,6 +153,14 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
     if rank == 0:
         _emit(out)
     return code
+
+
+def _close_process_group() -> None:
+    """Tear down a torchrun process group before the interpreter exits: left to exit-time destructors, gloo's
+    threads can abort the rank ("terminate called without an active exception") and fail a finished run."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
