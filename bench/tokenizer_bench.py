@@ -118,6 +118,7 @@ def main() -> None:
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     del texts
 
+    load0 = round(os.getloadavg()[0], 2)  # a load above the core count means other work shared the machine
     wb_times, raw_times, summary = [], [], {}
     for r in range(args.repeats):
         cfg = TokenizerConfig(corpus=args.corpus, name=f"bench-{r}", algorithm=args.algorithm,
@@ -174,8 +175,7 @@ def main() -> None:
         "heldout": "konlpy:kolaw", "heldout_mb": round(n_bytes / 1e6, 3),
         "segment_ms_per_sentence": round(span_ms, 3),
         "heldout_fertility": summary.get("heldout_fertility"),
-        "machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2),
-                    "note": "shared 2-core machine; other engineers' jobs were running"},
+        "machine": {"cpus": os.cpu_count(), "loadavg_1m_at_start": load0, "loadavg_1m_at_end": round(os.getloadavg()[0], 2)},
     }, ensure_ascii=False))
     import shutil
     shutil.rmtree(tmp, ignore_errors=True)

@@ -277,3 +277,23 @@ def test_library_training_is_interruptible():
         run_interruptible(lambda: time.sleep(30), lambda: time.time() - t0 > 0.5, poll=0.1)
     assert time.time() - t0 < 3
     assert run_interruptible(lambda: 42, lambda: False) == 42
+
+
+def test_prepare_counts_every_character_and_line_exactly(tmp_path):
+    """The batched numpy character count equals a plain Counter over the same lines (outside the BMP too)."""
+    from collections import Counter
+
+    from workbench.tokenizer.sources import resolve_source
+    from workbench.tokenizer.train import Settings, prepare
+    lines = ["한국어 문장입니다.", "ㅋㅋㅋ 😀 emoji", "두 줄\n세 줄", "e\u0301 NFC"] * 25000  # over 1M characters: more than one batch
+    src = tmp_path / "c.txt"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    prep = prepare(resolve_source(str(src)), Settings(), tmp_path / "work")
+    written = prep.path.read_text(encoding="utf-8").splitlines()
+    assert prep.lines == len(written) == 125000
+    expected = Counter("".join(written))
+    for ch in (" ", "\n"):
+        expected.pop(ch, None)
+    assert dict(prep.char_counts) == dict(expected)
+    assert prep.chars == sum(expected.values()) and prep.char_counts["é"] == 25000, "NFC composed e + accent"
+    assert prep.bytes == prep.path.stat().st_size

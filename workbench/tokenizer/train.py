@@ -101,17 +101,25 @@ def prepare(source: TextSource, st: Settings, workdir: Path, *, max_texts: int |
                 if line.strip():
                     yield line
 
+    tally = _CharTally()
     with open(out.path, "w", encoding="utf-8") as f:
         stream = lines()
         if kiwi_mode:
             stream = _kiwi_marked(stream)
+        batch: list[str] = []
+        size = 0
         for line in stream:
-            f.write(line)
-            f.write("\n")
-            out.lines += 1
-            out.bytes += len(line.encode("utf-8")) + 1
-            counts.update(line)
-    for ch in (" ", "\t", MARK, "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"):
+            batch.append(line)
+            size += len(line)
+            if size >= 1 << 20:
+                out.lines += len(batch)
+                out.bytes += tally.add_text(f, batch)
+                batch, size = [], 0
+        if batch:
+            out.lines += len(batch)
+            out.bytes += tally.add_text(f, batch)
+    counts.update(tally.counts())
+    for ch in (" ", "\t", "\n", MARK, "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"):
         counts.pop(ch, None)
     out.chars = sum(counts.values())
     out.seconds = time.perf_counter() - t0
@@ -119,6 +127,30 @@ def prepare(source: TextSource, st: Settings, workdir: Path, *, max_texts: int |
         raise UserError(f"the corpus '{source.label}' holds no text (0 non-empty lines): pick a corpus with text, "
                         "or check the file/folder path and its format.")
     return out
+
+
+class _CharTally:
+    """Character counts over the whole training text, a batch of lines at a time: numpy counts the code
+    points of a batch in one call, several times faster than Counter.update per line (which was half of
+    the reading time on the 62 MB corpus)."""
+
+    def __init__(self):
+        import numpy as np
+        self._np = np
+        self._counts = np.zeros(0x110000, dtype=np.int64)
+
+    def add_text(self, f, lines: list[str]) -> int:
+        """Write `lines` (newline-terminated) to `f`, count their characters; returns the UTF-8 bytes written."""
+        np = self._np
+        text = "\n".join(lines) + "\n"
+        f.write(text)
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        self._counts += np.bincount(points, minlength=0x110000)
+        return len(text.encode("utf-8"))
+
+    def counts(self) -> dict[str, int]:
+        nz = self._np.flatnonzero(self._counts)
+        return {chr(int(c)): int(self._counts[c]) for c in nz}
 
 
 def _kiwi_marked(lines, batch: int = 2000):
@@ -243,7 +275,9 @@ def train_hf(st: Settings, prep: Prepared, vocab_size: int):
     tok.normalizer = _normalizer(st)
     final_pre = _pre_tokenizer(st)
     # Training splits at MARK too (Kiwi boundaries; for Unigram also where rare characters were cut out).
-    tok.pre_tokenizer = pt.Sequence([pt.Split(MARK, behavior="removed"), final_pre])
+    # Without marks in the text that split would be one more pass over all of it for nothing: skipped.
+    marked = st.pre_tokenization == "kiwi" or train_file != prep.path
+    tok.pre_tokenizer = pt.Sequence([pt.Split(MARK, behavior="removed"), final_pre]) if marked else final_pre
     tok.decoder = _decoder(st)
     tok.train([str(train_file)], trainer)
     tok.pre_tokenizer = final_pre
