@@ -106,7 +106,9 @@ def main() -> None:
     ex = {f: v["exponents"] for f, v in out["families"].items()}
     out["seconds"] = round(time.perf_counter() - t_all, 1)
     out["note"] = (
-        "CPU, shared machine (other jobs ran meanwhile: timings are noisy). Step-time exponent (log-log, all "
+        ("CPU; load average above the core count + 1: other work shared the machine (timings are noisy). "
+         if os.getloadavg()[0] > (os.cpu_count() or 1) + 1 else "CPU. ")  # this bench alone loads every core
+        + "Step-time exponent (log-log, all "
         "lengths / longest pair): " + ", ".join(f"{f} {e['step_time']['all']}/{e['step_time']['tail']}"
                                                 for f, e in ex.items())
         + ". Peak-memory exponent: " + ", ".join(f"{f} {e['step_memory']['all']}" for f, e in ex.items())
