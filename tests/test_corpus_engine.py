@@ -178,6 +178,25 @@ def test_minhash_equals_datasketch_and_lsh_candidates_match():
     assert keep_of[1] == 0 and keep_of[2] == 0 and keep_of[3] == 3  # spacing/punctuation variants join the first
 
 
+def test_false_positive_check_splits_candidates_below_the_threshold():
+    """Documents that share an LSH bucket but overlap less than the threshold are not duplicates when the
+    check is on; verified links still join a component."""
+    from workbench.corpus.dedup import near_duplicate_components, true_jaccard_ok
+    texts = {0: "너무 감동적인 영화입니다 ㅠㅠ", 1: "너무 감동적인 영화입니다 ㅠ", 2: "전혀 다른 이야기의 짧은 글",
+             3: "대한민국은 민주공화국이다"}
+    bands = np.array([[7], [7], [7], [9]], dtype=np.uint64)  # 0, 1, 2 share a bucket; 3 is alone
+    alive = np.ones(4, bool)
+    assert list(near_duplicate_components(bands, alive)) == [0, 0, 0, 3], "unchecked: the bucket is the cluster"
+    seen = []
+
+    def verify(src, dst):
+        seen.append(sorted(zip(src.tolist(), dst.tolist())))
+        return true_jaccard_ok(src, dst, texts, 5, 0.8)
+    keep_of = near_duplicate_components(bands, alive, verify)
+    assert seen == [[(1, 0), (2, 0)]], "each candidate pair is checked once"
+    assert list(keep_of) == [0, 0, 2, 3]
+
+
 def test_exact_key_normalizes_case_space_punctuation():
     from workbench.corpus.dedup import exact_key
     assert exact_key("좋아요!! Movie") == exact_key("좋 아 요 movie") != exact_key("좋아요 영화")

@@ -154,19 +154,11 @@ class MinHasher:
         return out
 
 
-def near_duplicate_components(bands: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    """Connected components of documents sharing any LSH bucket. Returns, for every document, the index
-    of the document kept for its component (the first one): itself if unique; -1 where not alive."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    n = len(bands)
-    keep_of = np.full(n, -1, dtype=np.int64)
+def candidate_pairs(bands: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LSH candidate pairs (doc, first doc of a bucket it shares), each pair once, over living documents."""
     idx = np.flatnonzero(alive)
-    if len(idx) == 0:
-        return keep_of
     src, dst = [], []
-    for j in range(bands.shape[1]):
+    for j in range(bands.shape[1] if len(idx) else 0):
         keys = bands[idx, j]
         order = np.argsort(keys, kind="stable")
         sk = keys[order]
@@ -178,10 +170,51 @@ def near_duplicate_components(bands: np.ndarray, alive: np.ndarray) -> np.ndarra
         if dup.any():
             src.append(idx[order[dup]])
             dst.append(idx[order[first[dup]]])
-    keep_of[idx] = idx
     if not src:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = np.unique(np.stack([np.concatenate(src), np.concatenate(dst)], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def true_jaccard_ok(src: np.ndarray, dst: np.ndarray, texts: dict[int, str], k: int,
+                    threshold: float) -> np.ndarray:
+    """Which candidate pairs really overlap at least `threshold` (exact shingle Jaccard): LSH also pairs
+    documents far below the threshold, most of all short ones whose few shingles make the estimate coarse."""
+    cache: dict[int, set[str]] = {}
+
+    def sh(i: int) -> set[str]:
+        if i not in cache:
+            cache[i] = shingles(texts[i], k)
+        return cache[i]
+
+    ok = np.zeros(len(src), dtype=bool)
+    for n, (a, b) in enumerate(zip(src.tolist(), dst.tolist())):
+        sa, sb = sh(a), sh(b)
+        ok[n] = len(sa & sb) >= threshold * max(1, len(sa | sb))
+    return ok
+
+
+def near_duplicate_components(bands: np.ndarray, alive: np.ndarray, verify=None) -> np.ndarray:
+    """Connected components of documents sharing any LSH bucket. Returns, for every document, the index
+    of the document kept for its component (the first one): itself if unique; -1 where not alive.
+
+    verify(src, dst) -> bool mask, when given, keeps only the candidate pairs it accepts (the false-positive
+    check); components then join documents linked by accepted pairs."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(bands)
+    keep_of = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(alive)
+    if len(idx) == 0:
         return keep_of
-    s, d = np.concatenate(src), np.concatenate(dst)
+    s, d = candidate_pairs(bands, alive)
+    if verify is not None and len(s):
+        ok = verify(s, d)
+        s, d = s[ok], d[ok]
+    keep_of[idx] = idx
+    if not len(s):
+        return keep_of
     g = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
     _, labels = connected_components(g, directed=False)
     sub = labels[idx]

@@ -28,7 +28,7 @@ from workbench.runtime import StopRequested
 
 from . import charstats
 from .clean import build_steps
-from .dedup import MinHasher, exact_key, jaccard, lsh_params, near_duplicate_components
+from .dedup import MinHasher, exact_key, jaccard, lsh_params, near_duplicate_components, true_jaccard_ok
 from .filters import FILTER_STEPS, run_filters
 from .sources import LoadReport, expand, iter_documents
 from .stats import TextStats
@@ -289,7 +289,12 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     keep_of = np.arange(n)
     if cfg.dedup.near:
         bands = np.concatenate(band_parts) if band_parts else np.zeros((0, 1), np.uint64)
-        keep_of = near_duplicate_components(bands, alive)
+        verify = None
+        if cfg.dedup.verify:
+            def verify(src, dst):
+                texts = _texts_at(spill_path, np.union1d(src, dst))
+                return true_jaccard_ok(src, dst, texts, cfg.dedup.shingle, cfg.dedup.threshold)
+        keep_of = near_duplicate_components(bands, alive, verify)
         near_dup = alive & (keep_of != np.arange(n))
         if cfg.backend == "nemo_curator":
             from . import nemo
@@ -408,6 +413,20 @@ def _backend_label(cfg) -> str:
         from .nemo import backend_label
         return backend_label()
     return "local"
+
+
+def _texts_at(spill_path: Path, rows: np.ndarray) -> dict[int, str]:
+    """The texts of the given (sorted) spill rows, reading only the text column."""
+    import pyarrow.parquet as pq
+    out: dict[int, str] = {}
+    g = 0
+    for rb in pq.ParquetFile(spill_path).iter_batches(batch_size=20_000, columns=["text"]):
+        lo, hi = np.searchsorted(rows, [g, g + rb.num_rows])
+        col = rb.column(0)
+        for i in rows[lo:hi].tolist():
+            out[i] = col[i - g].as_py()
+        g += rb.num_rows
+    return out
 
 
 def _write_json(path: Path, obj: dict) -> None:

@@ -99,6 +99,10 @@ class DedupConfig(StageConfig):
                              help_en="Texts whose shingle sets overlap at least this much are near duplicates.")
     shingle: int = param(5, ko="싱글 크기 (글자)", en="Shingle size (characters)", min=1, max=20,
                          help_ko="공백을 뺀 글자 n-gram", help_en="character n-grams, spaces removed")
+    verify: bool = param(True, ko="후보 쌍의 실제 자카드 확인", en="Check candidates' true Jaccard",
+                         help_ko="LSH가 찾은 후보 쌍 중 실제 겹침이 임계값보다 낮은 쌍(오탐)은 중복으로 보지 않습니다.",
+                         help_en="Candidate pairs from LSH whose real overlap is under the threshold (false "
+                                 "positives) are not treated as duplicates.")
     num_perm: int = param(128, ko="순열 수", en="Permutations", min=16, max=1024, advanced=True)
     seed: int = param(1, ko="MinHash 시드", en="MinHash seed", advanced=True)
 
