@@ -250,23 +250,47 @@ class Marked(str):
     """HTML that is already escaped."""
 
 
-def diff_marked(before: str, after: str, context: int = 80) -> tuple[Marked, Marked]:
-    """Both texts cut to a window around the first change, the changed part highlighted (spaces made visible)."""
-    i = 0
-    while i < min(len(before), len(after)) and before[i] == after[i]:
-        i += 1
-    j = 0
-    while j < min(len(before), len(after)) - i and before[-1 - j] == after[-1 - j]:
-        j += 1
-    lo = max(0, i - context)
+def diff_marked(before: str, after: str, context: int = 80, span: int = 600) -> tuple[Marked, Marked]:
+    """Both texts from a little before the first change, each changed piece highlighted (spaces made visible)
+    and the unchanged text between changes left plain; about `span` characters of each are shown."""
+    import difflib
+    import re
+    # Compared word by word (words, runs of spaces, single symbols), which reads better than characters;
+    # autojunk off, else difflib treats frequent tokens of a long text as junk and marks everything after
+    # the first change as changed.
+    tok = re.compile(r"\s+|\w+|[^\w\s]")
+    ta, tb = tok.findall(before), tok.findall(after)
+    oa, ob = [0], [0]
+    for t in ta:
+        oa.append(oa[-1] + len(t))
+    for t in tb:
+        ob.append(ob[-1] + len(t))
+    ops = [(tag, oa[i1], oa[i2], ob[j1], ob[j2])
+           for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes()]
+    changed = [op for op in ops if op[0] != "equal"]
+    if not changed:
+        return Marked(esc(before[:span])), Marked(esc(after[:span]))
+    lo_a, lo_b = max(0, changed[0][1] - context), max(0, changed[0][3] - context)
 
-    def show(t: str) -> Marked:
-        mid = t[i:len(t) - j]
-        mid = mid.replace(" ", "␣").replace("\n", "↵\n").replace("\t", "⇥") or "∅"
-        tail = t[len(t) - j:][:context]
-        return Marked(("…" if lo else "") + esc(t[lo:i]) + f"<mark>{esc(mid)}</mark>" + esc(tail)
-                      + ("…" if j > context else ""))
-    return show(before), show(after)
+    def show(text: str, lo: int, pieces: list[tuple[bool, int, int]]) -> Marked:
+        out, shown, end = ["…" if lo else ""], 0, lo
+        for is_change, i, j in pieces:
+            i = max(i, lo)
+            if j <= i and not is_change or shown >= span:
+                continue
+            part = text[i:min(j, i + span - shown)]
+            shown += len(part)
+            end = i + len(part)
+            if is_change:
+                vis = part.replace(" ", "␣").replace("\n", "↵\n").replace("\t", "⇥") or "∅"
+                out.append(f"<mark>{esc(vis)}</mark>")
+            else:
+                out.append(esc(part))
+        return Marked("".join(out) + ("…" if end < len(text) else ""))
+
+    before_pieces = [(tag != "equal", i1, i2) for tag, i1, i2, _, _ in ops]
+    after_pieces = [(tag != "equal", j1, j2) for tag, _, _, j1, j2 in ops]
+    return show(before, lo_a, before_pieces), show(after, lo_b, after_pieces)
 
 
 def clusters_html(report: dict, lang: str) -> str:

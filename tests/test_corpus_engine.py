@@ -124,6 +124,8 @@ def test_cleaning_steps():
     decomposed = unicodedata.normalize("NFD", "한국어")
     assert len(decomposed) == 8 and nfc(decomposed) == "한국어"
     assert strip_markup("<div>가<b>나</b></div><script>x()</script>&lt;다&gt;") == "\n가나\n<다>"
+    assert strip_markup('<doc id="7" title="법">본문</doc> <NumLock> 키, List<String>, <img src=x>') == \
+        "본문 <NumLock> 키, List<String>, ", "markup goes; a key name or a code type in prose stays"
     assert fix_whitespace("  가\u200b나\t\t다\u3000라 \r\n\n\n\n마  ") == "가나 다 라\n\n마"
     squash = make_squash(3)
     assert squash("ㅋㅋㅋㅋㅋㅋ 좋아!!!!!! 1000000원") == "ㅋㅋㅋ 좋아!!! 1000000원"
@@ -295,3 +297,18 @@ def test_nsmc_tsv_column_from_shared_data():
     docs, rep = read_docs([path], text_field="document", limit=2000)
     assert len(docs) == 2000 and rep.files[0]["field"] == "document"
     assert not any(t.isdigit() for _, t, _ in docs[:50])  # the review column, not the id column
+
+
+def test_examples_mark_only_what_a_step_changed():
+    """The before/after view marks each changed word, not everything after the first change (a long
+    text with two masked URLs keeps its unchanged middle plain)."""
+    from tabs.corpus_tab import diff_marked
+    middle = "데비안 설치 안내서의 내용을 여기에 길게 씁니다. " * 12
+    before, after = f"자세한 내용은 https://a.org/x 보세요. {middle}또 https://b.org/y 참조.", \
+        f"자세한 내용은 <URL> 보세요. {middle}또 <URL> 참조."
+    b, a = diff_marked(before, after)
+    assert b.count("<mark>") == a.count("<mark>") == 2
+    assert "<mark>https://a.org/x</mark>" in b and "<mark>&lt;URL&gt;</mark>" in a
+    assert middle in a.split("</mark>")[1].split("<mark>")[0], "the unchanged middle is shown plain"
+    b, a = diff_marked("ㅋㅋㅋㅋㅋ 재밌다", "ㅋㅋ 재밌다")
+    assert (b, a) == ("<mark>ㅋㅋㅋㅋㅋ</mark> 재밌다", "<mark>ㅋㅋ</mark> 재밌다")

@@ -17,7 +17,24 @@ PII_TOKENS = {"url": "<URL>", "email": "<EMAIL>", "phone": "<PHONE>", "rrn": "<R
 # -- markup ---------------------------------------------------------------------------------
 _SCRIPT = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
 _BLOCK_TAG = re.compile(r"</?(?:p|div|br|li|ul|ol|tr|table|h[1-6]|section|article|blockquote|pre|hr)\b[^<>]*>", re.I)
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)(\s[^<>]*)?(/?)>")
+_HTML_ELEMENTS = frozenset("""a abbr acronym address area article aside audio b base basefont bdi bdo big blink blockquote
+body br button canvas caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl dt em
+embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe
+img input ins kbd label legend li link main map mark marquee menu meta meter nav nobr noframes noscript object ol
+optgroup option output p param picture pre progress q rp rt ruby s samp script section select small source span
+strike strong style sub summary sup svg table tbody td template textarea tfoot th thead time title tr track tt u ul
+var video wbr""".split())
+
+
+def _drop_tag(m: re.Match, text: str) -> str:
+    """A tag goes if it is plainly markup: an HTML element, a closing or self-closing tag, one with attributes,
+    or an opening tag closed later in the text (XML such as <doc id=..>..</doc>). A lone <NumLock> or
+    <Enter> in prose, or List<String> in code, stays."""
+    closing, name, attrs, self_closing = m.groups()
+    if closing or self_closing or attrs or name.lower() in _HTML_ELEMENTS or f"</{name}>" in text:
+        return ""
+    return m.group(0)
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]{2,8});")
 
 
@@ -26,7 +43,7 @@ def strip_markup(t: str) -> str:
     if "<" in t:
         t2 = _SCRIPT.sub("", t)
         t2 = _BLOCK_TAG.sub("\n", t2)
-        t2 = _TAG.sub("", t2)
+        t2 = _TAG.sub(lambda m: _drop_tag(m, t), t2)
         if t2 != t:
             t = t2
     if "&" in t and _ENTITY.search(t):
