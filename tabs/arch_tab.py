@@ -35,6 +35,11 @@ T = {
     "inputs": ("### 2. 데이터", "### 2. Data"),
     "tokenizer": ("토크나이저 (어휘 크기)", "Tokenizer (vocabulary size)"),
     "corpus": ("말뭉치 (경주 데이터)", "Corpus (race data)"),
+    "tokenizer_info": ("— = 없음: 측정은 어휘 8,000을 가정하고, 경주는 번들 텍스트로 작은 BPE를 즉석에서 학습합니다",
+                       "— = none: measurements assume a vocabulary of 8,000; the race trains a small BPE on the "
+                       "bundled text"),
+    "corpus_info": ("— = 없음: konlpy에 들어 있는 한국어 법률 텍스트로 경주합니다",
+                    "— = none: the race runs on the Korean statute text bundled with konlpy"),
     "refresh": ("목록 새로 고침", "Refresh lists"),
     "paper": ("### 3. 종이 위 계산", "### 3. On paper"),
     "paper_ctx": ("문맥 길이 (캐시·추론 FLOPs)", "Context length (cache, inference FLOPs)"),
@@ -144,9 +149,11 @@ def build(ctx: AppContext) -> None:
     _reg_md(ui, "inputs")
     with gr.Row():
         tok_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "tokenizer", ui.lang), value="",
-                                    label=ui.text(T["tokenizer"]), elem_id="arch-tokenizer"), label=T["tokenizer"])
+                                    label=ui.text(T["tokenizer"]), info=ui.text(T["tokenizer_info"]),
+                                    elem_id="arch-tokenizer"), label=T["tokenizer"], info=T["tokenizer_info"])
         corpus_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "corpus", ui.lang), value="",
-                                       label=ui.text(T["corpus"]), elem_id="arch-corpus"), label=T["corpus"])
+                                       label=ui.text(T["corpus"]), info=ui.text(T["corpus_info"]),
+                                       elem_id="arch-corpus"), label=T["corpus"], info=T["corpus_info"])
         refresh = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", scale=0), value=T["refresh"])
 
     # 3. on paper
