@@ -208,7 +208,10 @@ def test_two_users_chat_at_once_without_mixing_histories(chat_app, browser):
             return any("생성 중 2/2" in s for s in seen)
         wait_for(both_generating, 60, what="both replies generating at once")
         for pg in pages:  # each user stops their own reply
-            pg.locator("#chat-stop").click()
+            # A DOM click, not a pointer click: with two pages re-rendering streamed text on a loaded 2-core
+            # machine, Playwright's scroll-into-view step starved for 30 s once (the Stop tests elsewhere
+            # click it like a person; this test is about two users at once).
+            pg.locator("#chat-stop").dispatch_event("click")
         for pg in pages:
             wait_stats(pg, timeout=60)
         for pg, mine, other in ((pages[0], *words), (pages[1], *reversed(words))):

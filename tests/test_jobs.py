@@ -88,6 +88,29 @@ def test_stop_queued_run_removes_it(jobs, ws):
     jobs.stop(a)
 
 
+def test_death_signal_before_reparenting_still_counts_as_interrupted(ws, monkeypatch):
+    """Linux sends the death signal when the app's supervisor *thread* exits, possibly before the job is
+    re-parented: a signal stop the app did not ask for waits for the re-parenting; an app Stop does not."""
+    import os
+
+    from workbench.runtime import RunContext
+    monkeypatch.setenv("WORKBENCH_SUPERVISED", "1")
+    rid = ws.store.create_run("counter", {}, status="running")
+    ctx = RunContext(ws, rid, "counter")
+    ctx.request_stop("signal SIGTERM")
+    t0 = time.monotonic()
+    assert not ctx.ended_by_parent_death(wait_s=0.3), "parent still there: a plain stop, after the wait"
+    assert time.monotonic() - t0 >= 0.3
+    real, flips = os.getppid(), time.monotonic() + 0.2
+    monkeypatch.setattr(os, "getppid", lambda: 1 if time.monotonic() > flips else real)
+    assert ctx.ended_by_parent_death(wait_s=3.0), "re-parented during the wait: interrupted"
+    assert "interrupted" in ctx.stop_reason
+    monkeypatch.setattr(os, "getppid", lambda: real)
+    ws.store.request_stop(rid)
+    t0 = time.monotonic()
+    assert not ctx.ended_by_parent_death(wait_s=3.0) and time.monotonic() - t0 < 1, "the app's Stop: no wait"
+
+
 def test_recover_marks_dead_running_runs_interrupted(ws):
     rid = ws.store.create_run("counter", {}, status="running")
     ws.store.update_run(rid, pid=999_999_9)

@@ -131,9 +131,9 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
     try:
         summary = stage.run(cfg, ctx) or {}
         if ctx.should_stop:
-            status, code = ("interrupted" if ctx.parent_died else "stopped"), 3
+            status, code = ("interrupted" if ctx.ended_by_parent_death() else "stopped"), 3
     except StopRequested:
-        status, code = ("interrupted" if ctx.parent_died else "stopped"), 3
+        status, code = ("interrupted" if ctx.ended_by_parent_death() else "stopped"), 3
     except UserError as e:
         status, error, code = "failed", str(e), 1
     except BaseException as e:  # noqa: BLE001 - every failure is recorded, then reported

@@ -90,6 +90,26 @@ class RunContext:
         """True when the app that launched this job is gone (we were re-parented)."""
         return bool(os.environ.get("WORKBENCH_SUPERVISED")) and os.getppid() != self._ppid
 
+    def ended_by_parent_death(self, wait_s: float = 3.0) -> bool:
+        """Whether a stop came from the app dying. Linux sends the death signal when the app's *thread* that
+        started us exits, which can be a moment before the whole app is gone and we are re-parented; so a
+        signal stop of a supervised run that the app did not ask for (no stop flag in the store) waits
+        briefly for the re-parenting before it calls itself a plain stop."""
+        if self.parent_died:
+            return True
+        if not os.environ.get("WORKBENCH_SUPERVISED") or not (self._stop_reason or "").startswith("signal"):
+            return False
+        if self.store and self.run_id:
+            run = self.store.get_run(self.run_id)
+            if run is not None and run.stop_requested:
+                return False
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            if self.parent_died:
+                return True
+        return False
+
     def check_stop(self) -> None:
         if self.should_stop:
             raise StopRequested(self._stop_reason)
