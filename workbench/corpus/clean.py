@@ -18,6 +18,7 @@ PII_TOKENS = {"url": "<URL>", "email": "<EMAIL>", "phone": "<PHONE>", "rrn": "<R
 _SCRIPT = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
 _BLOCK_TAG = re.compile(r"</?(?:p|div|br|li|ul|ol|tr|table|h[1-6]|section|article|blockquote|pre|hr)\b[^<>]*>", re.I)
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)(\s[^<>]*)?(/?)>")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]{2,8});")
 _HTML_ELEMENTS = frozenset("""a abbr acronym address area article aside audio b base basefont bdi bdo big blink blockquote
 body br button canvas caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl dt em
 embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe
@@ -35,7 +36,6 @@ def _drop_tag(m: re.Match, text: str) -> str:
     if closing or self_closing or attrs or name.lower() in _HTML_ELEMENTS or f"</{name}>" in text:
         return ""
     return m.group(0)
-_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]{2,8});")
 
 
 def strip_markup(t: str) -> str:

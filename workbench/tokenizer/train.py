@@ -132,7 +132,7 @@ def prepare(source: TextSource, st: Settings, workdir: Path, *, max_texts: int |
 class _CharTally:
     """Character counts over the whole training text, a batch of lines at a time: numpy counts the code
     points of a batch in one call, several times faster than Counter.update per line (which was half of
-    the reading time on the 62 MB corpus)."""
+    the reading time on the pretraining corpus)."""
 
     def __init__(self):
         import numpy as np
