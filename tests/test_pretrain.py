@@ -87,6 +87,36 @@ def test_stop_then_resume_continues_the_same_curves(inputs):
         jm.shutdown()
 
 
+def test_killed_job_fails_with_the_reason_and_resumes_from_its_last_checkpoint(inputs):
+    """A crash (here SIGKILL, as the out-of-memory killer sends) is shown as one, and Resume continues from the
+    last complete checkpoint; a checkpoint folder the crash cut short is skipped."""
+    import signal
+    ws, _, _ = inputs
+    jm = JobManager(ws, poll_s=0.1, grace_s=20).start()
+    try:
+        cfg = stages.get("pretrain").config.load(sets=["corpus=kolaw", "tokenizer=tiny-bpe", "max_steps=80",
+                                                       "save_every=10", *TINY])
+        rid = jm.submit("pretrain", cfg)
+        ckdir = ws.run_dir(rid) / "checkpoints"
+        wait_for(lambda: (ckdir / "checkpoint-20" / "trainer_state.json").is_file(), 120, what="two checkpoints")
+        os.kill(ws.store.get_run(rid).pid, signal.SIGKILL)
+        run = wait_for(lambda: (r := ws.store.get_run(rid)).status not in ("running", "queued") and r, 30)
+        assert run.status == "failed" and "SIGKILL" in run.error and "memory" in run.error, run.error
+        done = [p for p in ckdir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+        last = max(int(p.name.split("-")[-1]) for p in done)
+        (ckdir / "checkpoint-999").mkdir()  # what a kill during a save leaves: no trainer_state.json
+        (ckdir / "checkpoint-999" / "model.safetensors").write_bytes(b"cut short")
+        assert jm.resume(rid) == "queued to resume"
+        run = wait_for(lambda: (r := ws.store.get_run(rid)).status in ("succeeded", "failed") and r, 300,
+                       what="resumed run to finish")
+        assert run.status == "succeeded", run.error
+        assert run.summary["steps"] == 80
+        log = (ws.run_dir(rid) / "log.txt").read_text(encoding="utf-8")
+        assert f"resuming from {ckdir / f'checkpoint-{last}'}" in log, log[-2000:]
+    finally:
+        jm.shutdown()
+
+
 def test_ddp_two_cpu_processes(inputs):
     ws, _, _ = inputs
     r = run_cli("pretrain", *sets("corpus=kolaw", "tokenizer=tiny-bpe", "max_steps=4", "launcher=torchrun",

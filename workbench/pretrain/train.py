@@ -40,7 +40,10 @@ def hangul_ratio(text: str) -> float:
 
 
 def _checkpoints(folder: Path) -> list[Path]:
-    return sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    """Complete checkpoints, oldest first. The Trainer writes trainer_state.json last, so a folder without it
+    is one a crash (out of memory, a kill) cut short: resuming from it would fail."""
+    done = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    return sorted(done, key=lambda p: int(p.name.split("-")[-1]))
 
 
 def run(cfg: PretrainConfig, ctx) -> dict:
