@@ -452,3 +452,4 @@ def build(ctx: AppContext) -> None:
                 f"{res['vocab_size']:,}) → `{res['path']}`. Pick it in the Pretrain tab.")
 
     save_btn.click(on_save, [ui.lang_box, save_fam, save_name, overwrite, *config_inputs], [save_msg])
+    return refresh_lists, [ui.lang_box, tok_dd, corpus_dd], [tok_dd, corpus_dd]  # on opening the tab

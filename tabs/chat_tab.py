@@ -381,8 +381,11 @@ def build(ctx: AppContext) -> None:
                 cancels=[ev_send, ev_submit, ev_regen])
 
     pick_inputs = [model_a, model_b, side, mode, lang_box]
+    # .input, not .change: a programmatic update (refresh, poll) already sets the info itself, and the change
+    # it triggers could read the dropdown's value before the update landed and overwrite the info with
+    # "no model yet" (seen when a model appeared while the tab was open).
     for comp in (model_a, model_b, mode):
-        comp.change(update_info, pick_inputs, [info], queue=False)
+        comp.input(update_info, pick_inputs, [info], queue=False)
     side.change(toggle_side, [side, model_a, model_b, mode, lang_box], [model_b, col_b, info], queue=False)
     refresh.click(refresh_lists, pick_inputs, [model_a, model_b, info, engine_md], queue=False)
     seen = gr.State("|".join(v for _, v in artifact_choices(ctx.store, kinds)))
@@ -393,6 +396,7 @@ def build(ctx: AppContext) -> None:
         return display(ha, lang), display(hb, lang), update_info(a, b, two, mode_v, lang), engine_markdown(ctx, lang)
     lang_box.change(relabel, [hist_a, hist_b, model_a, model_b, side, mode, lang_box],
                     [bot_a, bot_b, info, engine_md], queue=False)
+    return refresh_lists, pick_inputs, [model_a, model_b, info, engine_md]  # on opening: models made meanwhile
 
 
 def mount_openai_api(demo, ctx: AppContext) -> None:

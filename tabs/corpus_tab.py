@@ -591,3 +591,5 @@ def build(ctx: AppContext):
         return m("save_ok", lang, name=art.name, n=n), refresh_picker(ctx, art_pick, str(art_id))
 
     save_btn.click(save, [result_run, save_name, overwrite, lang_box, art_pick], [save_msg, art_pick])
+    # on opening the tab: corpora saved meanwhile (another browser, a terminal) join the explore list
+    return (lambda current: refresh_picker(ctx, art_pick, current)), [art_pick], [art_pick]

@@ -278,7 +278,7 @@ def build(ctx: AppContext):
     has_corpus = bool(ctx.store.list_artifacts("corpus"))
     with gr.Row():
         corpus_dd = artifact_picker(ctx, "corpus", T["corpus"], elem_id="tok-corpus")
-        corpus_path = ui.reg(gr.Textbox(value="" if has_corpus else "konlpy:kobill", label=ui.text(T["corpus_path"]),
+        corpus_path = ui.reg(gr.Textbox(value="" if has_corpus else BUNDLED_DEFAULT, label=ui.text(T["corpus_path"]),
                                         info=ui.text(T["corpus_path_info"]), elem_id="tok-corpus-path"),
                              label=T["corpus_path"], info=T["corpus_path_info"])
     form = ConfigForm(ctx, TokenizerConfig, exclude=["corpus"], columns=4)
@@ -401,13 +401,17 @@ def build(ctx: AppContext):
     compare_btn.click(start_compare, [lang_box, select, extra, heldout, max_texts, use_f1],
                       [compare_panel.run_id, compare_msg, compare_result, table, lengths_plot, comp_plot, sweep_plot])
 
-    def refresh_lists(corpus_current, selected):
+    def refresh_lists(corpus_current, selected, path):
         new_choices = _tokenizer_choices(ctx)
         values = {v for _, v in new_choices}
         keep = [v for v in (selected or []) if v in values]
-        return refresh_picker(ctx, corpus_dd, corpus_current), gr.update(choices=new_choices, value=keep)
+        # The bundled sample stands in only while the workspace has no corpus: once one is saved, it is used.
+        if path == BUNDLED_DEFAULT and ctx.store.list_artifacts("corpus"):
+            path = ""
+        return refresh_picker(ctx, corpus_dd, corpus_current), gr.update(choices=new_choices, value=keep), path
 
-    refresh_btn.click(refresh_lists, [corpus_dd, select], [corpus_dd, select], queue=False)
+    refresh_btn.click(refresh_lists, [corpus_dd, select, corpus_path], [corpus_dd, select, corpus_path], queue=False)
+    corpus_dd.select(lambda: "", None, [corpus_path], queue=False)  # picking an artifact means: train on it
 
     def poll(train_run_id, t_seen, cmp_run_id, c_seen, selected, lang):
         """Show results of runs that finished as jobs (and add a newly trained tokenizer to the selection)."""
@@ -450,6 +454,8 @@ def build(ctx: AppContext):
 
     lang_box.change(relabel, [lang_box, compare_result, sentence, select, extra, train_panel.run_id],
                     [table, lengths_plot, comp_plot, sweep_plot, spans_out, train_msg, compare_msg], queue=False)
+    # on opening the tab: corpora made meanwhile
+    return refresh_lists, [corpus_dd, select, corpus_path], [corpus_dd, select, corpus_path]
 
 
 def _compare_note(result: dict, lang: str) -> str:
@@ -477,6 +483,9 @@ def _tokenizer_choices(ctx: AppContext) -> list[tuple[str, str]]:
 def _default_selection(ctx: AppContext) -> list[str]:
     mine = [a.name for a in ctx.store.list_artifacts("tokenizer")][:3]
     return mine + [v for _, v in REFERENCE_CHOICES]
+
+
+BUNDLED_DEFAULT = "konlpy:kobill"  # what the training source box holds while the workspace has no corpus
 
 
 def _default_heldout() -> str:
