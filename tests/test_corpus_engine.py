@@ -193,7 +193,7 @@ def test_false_positive_check_splits_candidates_below_the_threshold():
 
     def verify(src, dst):
         seen.append(sorted(zip(src.tolist(), dst.tolist())))
-        return true_jaccard_ok(src, dst, texts, 5, 0.8)
+        return true_jaccard_ok(src, dst, sorted(texts.items()), 5, 0.8)
     keep_of = near_duplicate_components(bands, alive, verify)
     assert seen == [[(1, 0), (2, 0)]], "each candidate pair is checked once"
     assert list(keep_of) == [0, 0, 2, 3]

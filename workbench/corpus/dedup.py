@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Iterable
 
 import numpy as np
 
@@ -176,21 +177,33 @@ def candidate_pairs(bands: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, n
     return pairs[:, 0], pairs[:, 1]
 
 
-def true_jaccard_ok(src: np.ndarray, dst: np.ndarray, texts: dict[int, str], k: int,
+def true_jaccard_ok(src: np.ndarray, dst: np.ndarray, texts: Iterable[tuple[int, str]], k: int,
                     threshold: float) -> np.ndarray:
     """Which candidate pairs really overlap at least `threshold` (exact shingle Jaccard): LSH also pairs
-    documents far below the threshold, most of all short ones whose few shingles make the estimate coarse."""
-    cache: dict[int, set[str]] = {}
+    documents far below the threshold, most of all short ones whose few shingles make the estimate coarse.
 
-    def sh(i: int) -> set[str]:
-        if i not in cache:
-            cache[i] = shingles(texts[i], k)
-        return cache[i]
+    `texts` yields (row, text) for the rows of the pairs in increasing row order, once: a pass over the
+    corpus that holds only the shingles of bucket heads still waiting for a pair. Each pair's head comes
+    before its other document (candidate_pairs links a document to the first of its bucket)."""
+    from collections import Counter, defaultdict
 
+    pairs_of: dict[int, list[int]] = defaultdict(list)
+    for n, a in enumerate(src.tolist()):
+        pairs_of[a].append(n)
+    waiting = Counter(dst.tolist())
+    heads: dict[int, set[str]] = {}
     ok = np.zeros(len(src), dtype=bool)
-    for n, (a, b) in enumerate(zip(src.tolist(), dst.tolist())):
-        sa, sb = sh(a), sh(b)
-        ok[n] = len(sa & sb) >= threshold * max(1, len(sa | sb))
+    for row, text in texts:
+        sa = shingles(text, k)
+        for n in pairs_of.pop(row, ()):
+            b = int(dst[n])
+            sb = heads[b]
+            ok[n] = len(sa & sb) >= threshold * max(1, len(sa | sb))
+            waiting[b] -= 1
+            if waiting[b] == 0:
+                del heads[b]
+        if waiting.get(row, 0) > 0:
+            heads[row] = sa
     return ok
 
 

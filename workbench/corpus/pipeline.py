@@ -415,18 +415,16 @@ def _backend_label(cfg) -> str:
     return "local"
 
 
-def _texts_at(spill_path: Path, rows: np.ndarray) -> dict[int, str]:
-    """The texts of the given (sorted) spill rows, reading only the text column."""
+def _texts_at(spill_path: Path, rows: np.ndarray) -> Iterator[tuple[int, str]]:
+    """(row, text) for the given sorted spill rows, in order, reading only the text column."""
     import pyarrow.parquet as pq
-    out: dict[int, str] = {}
     g = 0
     for rb in pq.ParquetFile(spill_path).iter_batches(batch_size=20_000, columns=["text"]):
         lo, hi = np.searchsorted(rows, [g, g + rb.num_rows])
         col = rb.column(0)
         for i in rows[lo:hi].tolist():
-            out[i] = col[i - g].as_py()
+            yield i, col[i - g].as_py()
         g += rb.num_rows
-    return out
 
 
 def _write_json(path: Path, obj: dict) -> None:
