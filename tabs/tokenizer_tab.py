@@ -352,7 +352,9 @@ def build(ctx: AppContext):
     tokenize_btn.click(show_spans, view_inputs, [spans_out])
     sentence.submit(show_spans, view_inputs, [spans_out])
     sentence.input(show_spans, view_inputs, [spans_out], trigger_mode="always_last", show_progress="hidden")
-    select.change(show_spans, view_inputs, [spans_out], show_progress="hidden")
+    # .input: the person's own picks. When code changes the selection (a new tokenizer joins it), the same
+    # code repaints the spans: a .change it triggered could read the old selection (see DEVELOPING.md).
+    select.input(show_spans, view_inputs, [spans_out], show_progress="hidden")
 
     def start_train(lang, corpus_id, path, *values):
         from workbench.config import ConfigError
@@ -413,9 +415,9 @@ def build(ctx: AppContext):
     refresh_btn.click(refresh_lists, [corpus_dd, select, corpus_path], [corpus_dd, select, corpus_path], queue=False)
     corpus_dd.select(lambda: "", None, [corpus_path], queue=False)  # picking an artifact means: train on it
 
-    def poll(train_run_id, t_seen, cmp_run_id, c_seen, selected, lang):
+    def poll(train_run_id, t_seen, cmp_run_id, c_seen, selected, lang, text, extra_text):
         """Show results of runs that finished as jobs (and add a newly trained tokenizer to the selection)."""
-        out = [gr.skip()] * 10
+        out = [gr.skip()] * 11
         run = train_panel.current(train_run_id)
         done = run is not None and run.status not in ("queued", "running")
         key = f"{run.id}:{run.status}" if done else (t_seen or "none")
@@ -430,8 +432,10 @@ def build(ctx: AppContext):
             sel = list(selected or [])
             if run.status == "succeeded" and name and name not in sel:
                 sel.insert(0, name)
-            out[2] = gr.update(choices=choices, value=[v for v in sel if v in {c[1] for c in choices}])
+            sel = [v for v in sel if v in {c[1] for c in choices}]
+            out[2] = gr.update(choices=choices, value=sel)
             out[9] = sweep_figure(ctx.store, lang)
+            out[10] = show_spans(text, sel, extra_text, lang)  # the sentence, cut by the new one too
         crun = compare_panel.current(cmp_run_id)
         if crun is not None and crun.status not in ("queued", "running") and f"{crun.id}:{crun.status}" != c_seen:
             out[3] = f"{crun.id}:{crun.status}"
@@ -442,9 +446,10 @@ def build(ctx: AppContext):
                 out[8] = _compare_note(result, lang)
         return out
 
-    timer.tick(poll, [train_panel.run_id, train_seen, compare_panel.run_id, compare_seen, select, lang_box],
+    timer.tick(poll, [train_panel.run_id, train_seen, compare_panel.run_id, compare_seen, select, lang_box,
+                      sentence, extra],
                [train_msg, train_seen, select, compare_seen, compare_result, table, lengths_plot, comp_plot,
-                compare_msg, sweep_plot], show_progress="hidden", queue=False)
+                compare_msg, sweep_plot, spans_out], show_progress="hidden", queue=False)
 
     def relabel(lang, result, text, selected, extra_text, train_run_id):
         return (table_value(result, lang), lengths_figure(result, lang), composition_figure(result, lang),

@@ -1,6 +1,8 @@
 """The Tokenizer tab in a real browser: sentence spans, training from the form, the held-out comparison."""
 from __future__ import annotations
 
+import re
+
 from conftest import screenshot, wait_for
 
 
@@ -44,6 +46,14 @@ def test_tokenizer_tab_spans_train_and_compare(app_factory, page, tmp_path):
     assert "<0xED>" in byte_span.get_attribute("title")
     assert "\ufffd" not in page.locator("#tok-spans").inner_text()
     screenshot(page, "tokenizer-spans")
+    n_rows = rows.count()
+    page.locator("#tok-select .token").filter(has_text="byte").locator(".token-remove").click()
+    wait_for(lambda: rows.count() == n_rows - 1 and page.locator("#tok-spans .tok-row[data-name='byte']").count() == 0,
+             30, what="the byte row gone after unpicking it")
+    page.locator("#tok-select input").click()  # and picked again: back
+    page.get_by_role("option", name=re.compile("^byte")).first.click()
+    wait_for(lambda: page.locator("#tok-spans .tok-row[data-name='byte']").count() == 1, 30, what="the byte row back")
+    page.locator("#tok-sentence textarea").click()  # close the list
 
     # A bad value is refused with the field named; nothing runs.
     vocab = page.get_by_label("어휘 크기").first
