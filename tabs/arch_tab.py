@@ -127,7 +127,7 @@ def _fmt(n, unit: str = "") -> str:
     return human(n, unit)
 
 
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext):
     ui = ctx.ui
     from workbench.arch.families import FAMILIES, ArchConfig
     from workbench.arch.stage import LabConfig

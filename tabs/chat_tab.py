@@ -198,7 +198,7 @@ def engine_markdown(ctx: AppContext, lang: str) -> str:
 
 
 # -- the tab -------------------------------------------------------------------------------------
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext):
     from workbench.chat.stage import ChatConfig, app_config
 
     ui = ctx.ui

@@ -60,7 +60,7 @@ def preview_command(cfg) -> str:
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext):
     from workbench.pretrain.stage import PretrainConfig  # light: no torch at import
 
     ui = ctx.ui
