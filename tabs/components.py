@@ -210,7 +210,8 @@ def run_detail(ctx: AppContext, run_id: str | None, lang: str):
     if run is None:
         return run_header_html(store, None, lang), "{}", None, [], ""
     config = json.dumps(run.config, ensure_ascii=False, indent=2)
-    fig = metrics_figure({run.id: store.metrics(run.id)}) if store.metric_count(run.id) else None
+    # every metric the run logged (pretraining logs ten): the detail view is where one looks for all of them
+    fig = metrics_figure({run.id: store.metrics(run.id)}, max_panels=12) if store.metric_count(run.id) else None
     outputs = [[a.kind, a.name, a.path] for a in store.list_artifacts(run=run.id)]
     from workbench.jobs import tail
     summary = json.dumps(run.summary, ensure_ascii=False, indent=2) if run.summary else ""

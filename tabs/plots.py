@@ -9,7 +9,8 @@ def metrics_figure(rows_by_run: dict[str, list[dict]], groups: list[list[str]] |
     """Line charts of metric rows; one panel per group of metric names, one line per run and metric.
 
     rows_by_run: {run label: [{"step", "name", "value", "time"}, ...]}
-    groups: e.g. [["train/loss", "val/loss"], ["lr"]]; default: one panel per metric name.
+    groups: e.g. [["train/loss", "val/loss"], ["lr"]]; default: one panel per metric name, with train/X and
+    val/X (or eval/X) sharing one.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -20,7 +21,11 @@ def metrics_figure(rows_by_run: dict[str, list[dict]], groups: list[list[str]] |
             if r["name"] not in names:
                 names.append(r["name"])
     if groups is None:
-        groups = [[n] for n in names]
+        by_key: dict[str, list[str]] = {}
+        for n in names:
+            split, _, rest = n.partition("/")
+            by_key.setdefault(rest if split in ("train", "val", "eval") and rest else n, []).append(n)
+        groups = list(by_key.values())
     groups = [[n for n in g if n in names] for g in groups]
     groups = [g for g in groups if g][:max_panels]
     if not groups:

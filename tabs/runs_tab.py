@@ -31,11 +31,12 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         config = ui.reg(gr.Code(language="json", label=ui.t("config"), max_lines=20), label="config")
         with gr.Column():
-            outputs = ui.reg(gr.Dataframe(headers=["kind", "name", "path"], label=ui.t("outputs"), interactive=False),
+            outputs = ui.reg(gr.Dataframe(headers=["kind", "name", "path"], label=ui.t("outputs"), interactive=False,
+                                          elem_id="wb-run-outputs"),
                              label="outputs")
             summary_log = ui.reg(gr.Textbox(label=ui.text(T["summary_log"]), lines=10, max_lines=20,
                                             interactive=False), label=T["summary_log"])
-    plot = ui.reg(gr.Plot(label=ui.t("metrics")), label="metrics")
+    plot = ui.reg(gr.Plot(label=ui.t("metrics"), elem_id="wb-run-plot"), label="metrics")
     timer = gr.Timer(3.0)
 
     def on_select(evt: gr.SelectData, lang_value):

@@ -66,3 +66,13 @@ def test_corpus_to_chat_in_the_browser(app_factory, page, tmp_path):
     reply = page.locator("#chat-bot-a").inner_text()
     assert re.search(r"[가-힣]", reply.split("대한민국은", 1)[-1]), reply[-300:]
     screenshot(page, "lineage-chat")
+
+    # 5. Runs: the pretraining run lists the model it made
+    page.get_by_role("tab", name="실행 기록").click()
+    page.locator("#wb-runs-table").get_by_text(run.id).filter(visible=True).first.click()
+    page.locator("#wb-run-detail").get_by_text(run.id).filter(visible=True).first.wait_for()
+    wait_for(lambda: "헌법-llm" in page.locator("#wb-run-outputs").inner_text(), 10, what="the model in the outputs")
+    titles = page.locator("#wb-run-plot .annotation-text")  # the panel titles
+    wait_for(lambda: {"train/loss · val/loss", "val/bpb"} <= set(titles.all_text_contents()), 10,
+             what="train and validation loss together, and bits per byte, in the run's charts")
+    screenshot(page, "lineage-run-detail")
