@@ -312,7 +312,8 @@ def clusters_html(report: dict, lang: str) -> str:
 def steps_rows(report: dict, lang: str) -> list[list]:
     rows = []
     for s in report.get("steps", []):
-        rows.append([step_label(s["step"], lang), s.get("removed", ""), s.get("changed", ""), s.get("left", "")])
+        rows.append([step_label(s["step"], lang), *(f"{s[k]:,}" if isinstance(s.get(k), int) else ""
+                                                   for k in ("removed", "changed", "left"))])
     return rows
 
 
