@@ -120,6 +120,19 @@ def load_arch(folder: str | Path) -> dict:
 
 
 # -- references in configs ------------------------------------------------------------
+def find(store, kinds: str | tuple[str, ...], ref: str):
+    """The artifact a config value names: its id ("12" or "#12", any kind: the caller checks the kind) or its
+    name among `kinds`; None if there is none."""
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    key = ref.strip().lstrip("#")
+    art = store.get_artifact(int(key)) if key.isdigit() else None
+    for k in kinds:
+        if art is not None:
+            break
+        art = store.get_artifact(kind=k, name=ref.strip())
+    return art
+
+
 def resolve(ws, kind: str | tuple[str, ...], ref: str | int | None, what: str = "artifact"):
     """Find an artifact from a config value: its id ("12" or "#12"), its name, or a folder path.
 
@@ -132,13 +145,7 @@ def resolve(ws, kind: str | tuple[str, ...], ref: str | int | None, what: str = 
     if not ref:
         raise UserError(f"no {what} chosen: pick a {' or '.join(kinds)} artifact (by name or id) or give a folder path")
     if ws is not None:
-        key = ref.lstrip("#")
-        art = ws.store.get_artifact(int(key)) if key.isdigit() else None
-        if art is None:
-            for k in kinds:
-                art = ws.store.get_artifact(kind=k, name=ref)
-                if art is not None:
-                    break
+        art = find(ws.store, kinds, ref)
         if art is not None:
             if art.kind not in kinds:
                 raise UserError(f"artifact #{art.id} '{art.name}' is a {art.kind}, not a {' or '.join(kinds)}")

@@ -389,8 +389,8 @@ def load(spec: str, ws=None) -> Adapter:
     if low.startswith("hf:"):
         return load_hf(spec[3:].strip())
     if ws is not None:
-        store = ws.store
-        art = store.get_artifact(int(spec)) if spec.isdigit() else store.get_artifact(kind="tokenizer", name=spec)
+        from workbench.artifacts import find
+        art = find(ws.store, "tokenizer", spec)
         if art is not None:
             if art.kind != "tokenizer":
                 raise UserError(f"artifact {spec} is a {art.kind}, not a tokenizer.")

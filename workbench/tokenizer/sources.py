@@ -161,8 +161,8 @@ def resolve_source(spec: str, ws=None, *, what: str = "corpus") -> TextSource:
                             "(optionally gzipped).")
         return TextSource(spec, "files", p.name, files=[p])
     if ws is not None:
-        store = ws.store
-        art = store.get_artifact(int(spec)) if spec.isdigit() else store.get_artifact(kind="corpus", name=spec)
+        from workbench.artifacts import find
+        art = find(ws.store, "corpus", spec)
         if art is not None:
             if art.kind != "corpus":
                 raise UserError(f"artifact {spec} is a {art.kind}, not a corpus: pick a corpus artifact.")
