@@ -102,8 +102,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from state import Workspace
-    from workbench.tokenizer.adapters import HFAdapter, TiktokenAdapter
-    from workbench.tokenizer.inprocess import run_in_process
+    from workbench.tokenizer.backends import HFBackend, TiktokenBackend
+    from workbench.runs import run_in_process
     from workbench.tokenizer.metrics import encode_throughput
     from workbench.tokenizer.spans import segment
     from workbench.tokenizer.stage import TokenizerConfig
@@ -137,12 +137,12 @@ def main() -> None:
         out.mkdir()
         raw_times.append(plain_train(args.algorithm, args.corpus, args.max_texts, args.vocab_size, alphabet, out))
 
-    # Encode throughput on held-out text: the workbench adapter, the raw tokenizers call, transformers, cl100k.
+    # Encode throughput on held-out text: the workbench backend, the raw tokenizers call, transformers, cl100k.
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
     path = ws.store.get_artifact(kind="tokenizer", name="bench-0").path
     fast = AutoTokenizer.from_pretrained(path)
-    adapter = HFAdapter(fast, "bench-0")
+    backend = HFBackend(fast, "bench-0")
     n_bytes = sum(len(t.encode("utf-8")) for t in heldout)
     raw_tok = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
 
@@ -154,14 +154,14 @@ def main() -> None:
         def count_batch(self, xs):
             return sum(len(x) for x in fast(xs, add_special_tokens=False)["input_ids"])
 
-    enc = {"workbench_adapter": encode_throughput(adapter, heldout, n_bytes),
+    enc = {"workbench_backend": encode_throughput(backend, heldout, n_bytes),
            "tokenizers_raw": encode_throughput(_Raw(), heldout, n_bytes),
            "transformers_call": encode_throughput(_Transformers(), heldout, n_bytes),
-           "cl100k_tiktoken": encode_throughput(TiktokenAdapter(), heldout, n_bytes)}
+           "cl100k_tiktoken": encode_throughput(TiktokenBackend(), heldout, n_bytes)}
     sentence = "한국어 토크나이저는 형태소 경계를 얼마나 잘 지킬까요? 똠얌꿍도 먹었어요."
     t0 = time.perf_counter()
     for _ in range(200):
-        segment(adapter, sentence)
+        segment(backend, sentence)
     span_ms = (time.perf_counter() - t0) / 200 * 1000
     wb, raw = min(wb_times), min(raw_times)
     print(json.dumps({

@@ -70,4 +70,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_run ON events(run, id);
     """,
+    # 2: the Korean wording of a run's error and progress message (the English stays in error / progress_msg)
+    """
+    ALTER TABLE runs ADD COLUMN error_ko TEXT;
+    ALTER TABLE runs ADD COLUMN progress_msg_ko TEXT
+    """,
 ]

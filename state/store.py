@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .i18n import Text
 from .migrations import MIGRATIONS
 from .names import check_name
 
@@ -54,10 +55,10 @@ class Run:
     pid: int | None = None
     pid_started: float | None = None
     exit_code: int | None = None
-    error: str | None = None
+    error: str | None = None  # a Text: English, with .ko (state.i18n)
     progress_done: float | None = None
     progress_total: float | None = None
-    progress_msg: str | None = None
+    progress_msg: str | None = None  # a Text, like error
     progress_time: float | None = None
     summary: dict | None = None
     stop_requested: bool = False
@@ -99,6 +100,15 @@ class Artifact:
 
 def _json(v: Any) -> str | None:
     return None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+
+
+def _two(text: Any) -> tuple[str | None, str | None]:
+    """(English, Korean) columns of a message: a Text has both; a plain string reads the same in each."""
+    if text is None:
+        return None, None
+    if isinstance(text, Text):
+        return text.en, text.ko
+    return str(text), None
 
 
 def _unjson(s: str | None) -> Any:
@@ -207,7 +217,7 @@ class Store:
 
     _RUN_COLUMNS = {"name", "status", "config", "command", "device", "started", "ended", "pid", "pid_started",
                     "exit_code", "error", "progress_done", "progress_total", "progress_msg", "progress_time",
-                    "summary", "stop_requested", "parent_run"}
+                    "summary", "stop_requested", "parent_run", "error_ko", "progress_msg_ko"}
 
     def update_run(self, run_id: str, **fields) -> None:
         bad = set(fields) - self._RUN_COLUMNS
@@ -218,6 +228,9 @@ class Store:
         for k in ("config", "command", "summary"):
             if k in fields:
                 fields[k] = _json(fields[k])
+        for k in ("error", "progress_msg"):  # both wordings of a message a person reads
+            if k in fields:
+                fields[k], fields[k + "_ko"] = _two(fields[k])
         cols = ", ".join(f"{k}=?" for k in fields)
 
         def upd(conn):
@@ -237,7 +250,8 @@ class Store:
                     return False
             sets = ["status=?", "ended=?"]
             vals: list = [status, time.time()]
-            for k, v in (("error", error), ("exit_code", exit_code), ("summary", _json(summary))):
+            en, ko = _two(error)
+            for k, v in (("error", en), ("error_ko", ko), ("exit_code", exit_code), ("summary", _json(summary))):
                 if v is not None:
                     sets.append(f"{k}=?")
                     vals.append(v)
@@ -265,7 +279,7 @@ class Store:
     def requeue(self, run_id: str, command: list | None = None) -> None:
         """Put an ended run back in the queue (resume), clearing how it ended."""
         def rq(conn):
-            sets = "status='queued', ended=NULL, error=NULL, exit_code=NULL, stop_requested=0, pid=NULL, " \
+            sets = "status='queued', ended=NULL, error=NULL, error_ko=NULL, exit_code=NULL, stop_requested=0, pid=NULL, " \
                    "pid_started=NULL, summary=NULL"
             if command is not None:
                 conn.execute(f"UPDATE runs SET {sets}, command=? WHERE id=?", (_json(command), run_id))
@@ -288,6 +302,10 @@ class Store:
             d[k] = _unjson(d[k])
         d["config"] = d["config"] or {}
         d["stop_requested"] = bool(d["stop_requested"])
+        for k in ("error", "progress_msg"):
+            ko = d.pop(k + "_ko", None)
+            if d[k] is not None:
+                d[k] = Text(d[k], ko)
         return Run(**d)
 
     def get_run(self, run_id: str) -> Run | None:

@@ -1,7 +1,7 @@
 """Architecture tab: configure model families with one depth dial, see their costs on paper,
 measure them on this machine, race them on the same data, read their core code, save one.
 
-The tab only builds a LabConfig and calls the engine: the on-paper table and saving run
+The tab only builds a ArchCompareConfig and calls the engine: the on-paper table and saving run
 in-process (arithmetic and a few small files); measurements and the race run as jobs.
 """
 from __future__ import annotations
@@ -130,9 +130,9 @@ def _fmt(n, unit: str = "") -> str:
 def build(ctx: AppContext):
     ui = ctx.ui
     from workbench.arch.families import FAMILIES, ArchConfig
-    from workbench.arch.stage import LabConfig
+    from workbench.arch.stage import ArchCompareConfig
 
-    defaults = LabConfig()
+    defaults = ArchCompareConfig()
     _reg_md(ui, "intro")
     families = ui.reg(gr.CheckboxGroup(choices=[(v[0], k) for k, v in FAMILIES.items()], value=defaults.families,
                                        label=ui.text(T["families"]), elem_id="arch-families"), label=T["families"])
@@ -179,10 +179,10 @@ def build(ctx: AppContext):
     _reg_md(ui, "measure")
     _reg_md(ui, "slow", elem_id="arch-slow-note")
     with gr.Group(elem_id="arch-measure-form"):
-        measure_form = ConfigForm(ctx, LabConfig, include=["measure"], columns=4)
+        measure_form = ConfigForm(ctx, ArchCompareConfig, include=["measure"], columns=4)
     with gr.Group(elem_id="arch-race-form"):
-        race_form = ConfigForm(ctx, LabConfig, include=["race"], columns=3)
-    run_form = ConfigForm(ctx, LabConfig, include=["device", "dtype", "threads", "seed"], columns=4)
+        race_form = ConfigForm(ctx, ArchCompareConfig, include=["race"], columns=3)
+    run_form = ConfigForm(ctx, ArchCompareConfig, include=["device", "dtype", "threads", "seed"], columns=4)
     with gr.Row():
         measure_btn = ui.reg(gr.Button(ui.text(T["start_measure"]), variant="primary", elem_id="arch-measure-btn"),
                              value=T["start_measure"])
@@ -235,7 +235,7 @@ def build(ctx: AppContext):
     config_inputs = [families, overrides, tok_dd, corpus_dd, *arch_form.components, *measure_form.components,
                      *race_form.components, *run_form.components]
 
-    def make_cfg(task: str, fams, overrides_text, tok, corpus, *values, **extra) -> LabConfig:
+    def make_cfg(task: str, fams, overrides_text, tok, corpus, *values, **extra) -> ArchCompareConfig:
         from workbench.config import ConfigError
 
         v = list(values)
@@ -251,7 +251,7 @@ def build(ctx: AppContext):
         except json.JSONDecodeError as e:
             raise ConfigError([("overrides", f"not valid JSON ({e.msg} at line {e.lineno}): write e.g. "
                                              '{"mamba": {"depth": 2}}')]) from None
-        cfg = LabConfig(task=task, families=list(fams or []), overrides=ov, tokenizer=tok or "", corpus=corpus or "")
+        cfg = ArchCompareConfig(task=task, families=list(fams or []), overrides=ov, tokenizer=tok or "", corpus=corpus or "")
         return cfg.replace(**updates, **extra).validate()
 
     # -- handlers ---------------------------------------------------------------------------

@@ -267,8 +267,8 @@ def build(ctx: AppContext):
 
     def cache():
         if "c" not in cache_holder:
-            from workbench.tokenizer.adapters import AdapterCache
-            cache_holder["c"] = AdapterCache()
+            from workbench.tokenizer.backends import BackendCache
+            cache_holder["c"] = BackendCache()
         return cache_holder["c"]
 
     ui.reg(gr.Markdown(ui.text(T["intro"])), value=T["intro"])
@@ -359,7 +359,7 @@ def build(ctx: AppContext):
     def start_train(lang, corpus_id, path, *values):
         from workbench.config import ConfigError
         from workbench.errors import UserError
-        from workbench.tokenizer.inprocess import run_in_process
+        from workbench.runs import run_in_process
         from workbench.tokenizer.sources import resolve_source
         corpus = (path or "").strip() or (str(corpus_id) if corpus_id else "")
         try:
@@ -382,7 +382,7 @@ def build(ctx: AppContext):
 
     def start_compare(lang, selected, extra_text, heldout_text, n, f1):
         from workbench.config import ConfigError
-        from workbench.tokenizer.inprocess import run_in_process
+        from workbench.runs import run_in_process
         try:
             cfg = CompareConfig().replace(tokenizers=specs_of(selected, extra_text), heldout=heldout_text or "",
                                           max_texts=int(n or 0), morpheme_f1=bool(f1)).validate()

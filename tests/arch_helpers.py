@@ -37,14 +37,14 @@ def make_corpus_artifact(ws, name: str = "ko-law") -> int:
 
 
 def tiny_lab(**kw):
-    """A LabConfig small enough for tests (depth 1-2, short lengths, one thread)."""
-    from workbench.arch.stage import LabConfig
+    """A ArchCompareConfig small enough for tests (depth 1-2, short lengths, one thread)."""
+    from workbench.arch.stage import ArchCompareConfig
 
     sets = {"model.depth": 2, "model.experts": 4, "threads": 1, "measure.seq_lens": [16, 32, 64],
             "measure.gen_contexts": [16, 32], "measure.gen_tokens": 4, "measure.repeats": 1,
             "race.tokens": 2048, "race.seq_len": 32, "race.batch": 4, "race.eval_batches": 1}
     sets.update(kw)
-    return LabConfig().replace(**sets).validate()
+    return ArchCompareConfig().replace(**sets).validate()
 
 
 __all__ = ["make_tokenizer_artifact", "make_corpus_artifact", "tiny_lab", "korean_texts", "Path"]

@@ -129,21 +129,21 @@ def test_validation_names_the_field():
 
 
 def test_lab_config_overrides_are_validated_per_family():
-    from workbench.arch.stage import LabConfig
+    from workbench.arch.stage import ArchCompareConfig
 
-    cfg = LabConfig().replace(families=["llama", "mamba"], overrides='{"mamba": {"depth": 2}}', **{"model.depth": 3})
+    cfg = ArchCompareConfig().replace(families=["llama", "mamba"], overrides='{"mamba": {"depth": 2}}', **{"model.depth": 3})
     assert cfg.arch_for("mamba").depth == 2 and cfg.arch_for("llama").depth == 3
     with pytest.raises(ConfigError) as e:
-        LabConfig().replace(families=["llama"], overrides='{"llama": {"heads": 3}}').validate()
+        ArchCompareConfig().replace(families=["llama"], overrides='{"llama": {"heads": 3}}').validate()
     assert e.value.errors[0][0] == "overrides.llama.heads"
     with pytest.raises(ConfigError) as e:
-        LabConfig().replace(families=["llama"], overrides='{"lama": {"depth": 2}}').validate()
+        ArchCompareConfig().replace(families=["llama"], overrides='{"lama": {"depth": 2}}').validate()
     assert e.value.errors[0][0] == "overrides" and "lama" in e.value.errors[0][1]
     with pytest.raises(ConfigError) as e:
-        LabConfig().replace(families=["llama"], overrides='{"llama": {"depht": 2}}').validate()
+        ArchCompareConfig().replace(families=["llama"], overrides='{"llama": {"depht": 2}}').validate()
     assert e.value.errors[0][0] == "overrides.llama.depht"
     with pytest.raises(ConfigError) as e:  # a shared size that one selected family cannot take
-        LabConfig().replace(families=["llama", "gpt2"], **{"model.heads": 3}).validate()
+        ArchCompareConfig().replace(families=["llama", "gpt2"], **{"model.heads": 3}).validate()
     assert {f for f, _ in e.value.errors} == {"model.heads"}
 
 

@@ -36,7 +36,7 @@ def corpus(ws):
 
 
 def _train(ws, **kw):
-    from workbench.tokenizer.inprocess import run_in_process
+    from workbench.runs import run_in_process
     from workbench.tokenizer.stage import TokenizerConfig
     cfg = TokenizerConfig().replace(**kw).validate()
     return run_in_process("tokenizer", cfg, ws)
@@ -142,30 +142,30 @@ def test_bad_input_gets_clear_messages(ws, corpus, tmp_path):
 
 def test_references_and_unloadable_tokenizers(ws, corpus, tmp_path):
     from workbench.errors import UserError
-    from workbench.tokenizer import adapters
+    from workbench.tokenizer import backends
     assert _train(ws, corpus="bills", name="mine", vocab_size=1000)["status"] == "succeeded"
     path = ws.store.get_artifact(kind="tokenizer", name="mine").path
-    by_path = adapters.load(f"hf:{path}")                     # any HF tokenizer by local path
+    by_path = backends.load(f"hf:{path}")                     # any HF tokenizer by local path
     assert by_path.kind == "hf" and by_path.vocab_size == 1000
-    assert adapters.load(path).kind == "trained"              # a folder path with workbench.json
-    assert adapters.load("mine", ws).name == "mine"           # an artifact by name
+    assert backends.load(path).kind == "trained"              # a folder path with workbench.json
+    assert backends.load("mine", ws).name == "mine"           # an artifact by name
     with pytest.raises(UserError, match="Without internet only tokenizers already downloaded load"):
-        adapters.load("hf:nobody-here/no-such-tokenizer-xyz")
+        backends.load("hf:nobody-here/no-such-tokenizer-xyz")
     (tmp_path / "notatok").mkdir()
     with pytest.raises(UserError, match="cannot load a tokenizer from the folder"):
-        adapters.load(f"hf:{tmp_path / 'notatok'}")
+        backends.load(f"hf:{tmp_path / 'notatok'}")
     with pytest.raises(UserError, match="unknown tokenizer 'gpt-9'"):
-        adapters.load("gpt-9", ws)
+        backends.load("gpt-9", ws)
     from workbench.tokenizer.compare_stage import CompareConfig, compare
     with pytest.raises(UserError, match="nobody/none-xyz"):  # before any long work starts
         compare(CompareConfig(tokenizers=["cl100k", "hf:nobody/none-xyz"], heldout="konlpy:kolaw"), ws)
-    assert adapters.load("cl100k").vocab_size == 100277
+    assert backends.load("cl100k").vocab_size == 100277
 
 
 def test_spans_show_byte_pieces_as_syllables_and_flag_round_trips(ws, corpus):
-    from workbench.tokenizer import adapters
+    from workbench.tokenizer import backends
     from workbench.tokenizer.spans import segment, segment_all
-    cache = adapters.AdapterCache()
+    cache = backends.BackendCache()
     seg = segment(cache.get("cl100k"), "한국어")
     assert [s.text for s in seg.spans] == ["한", "국", "어"] and seg.count == 4
     assert seg.spans[1].kind == "byte" and len(seg.spans[1].ids) == 2 and seg.roundtrip == "exact"
@@ -186,14 +186,14 @@ def test_spans_show_byte_pieces_as_syllables_and_flag_round_trips(ws, corpus):
 
 
 def test_metric_definitions_on_known_text():
-    from workbench.tokenizer.adapters import CharAdapter
+    from workbench.tokenizer.backends import CharBackend
     from workbench.tokenizer.metrics import boundaries, classify_piece, evaluate, interior, kiwi_reference
     assert boundaries([(0, 1), (0, 1), (1, 2)]) == {0, 1, 2}          # 했다: 하+었 share 했, boundary at 1
     assert boundaries([(0, 2), (1, 2), (2, 3)]) == {0, 2, 3}          # 나왔다: 나오 spans 1, so no boundary at 1
     assert interior("ab cd") == {1, 4}
     ref = kiwi_reference(["학교에 갔다"])
     assert ref == [{2, 5}]                                            # 학교|에  갔|다
-    row = evaluate(CharAdapter(), ["학교에 갔다"], ref, throughput=False)
+    row = evaluate(CharBackend(), ["학교에 갔다"], ref, throughput=False)
     assert row["fertility"] == 3.0 and row["words_split"] == 1.0     # 6 characters (space included) / 2 words
     assert row["boundary_recall"] == 1.0 and row["boundary_precision"] == 0.667
     assert [classify_piece(x) for x in ("▁학교", "에", "ㅋㅋ", "GPT", "2023", "!!", "漢字", None)] == \

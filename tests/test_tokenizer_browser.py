@@ -10,7 +10,7 @@ def _prepare_workspace(ws_path):
     """A corpus artifact (konlpy bills) and one trained tokenizer, made with the engine before the app starts."""
     from state import Workspace
     from workbench.artifacts import write_corpus_split
-    from workbench.tokenizer.inprocess import run_in_process
+    from workbench.runs import run_in_process
     from workbench.tokenizer.sources import resolve_source
     from workbench.tokenizer.stage import TokenizerConfig
     ws = Workspace(ws_path)

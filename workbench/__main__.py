@@ -11,12 +11,10 @@ import json
 import os
 import sys
 import time
-import traceback
 
-from . import stages
+from . import runs, stages
 from .config import ConfigError
-from .errors import UserError, describe_exception
-from .runtime import RunContext, StopRequested, setup_logging
+from .runtime import RunContext, setup_logging
 
 
 def _emit(obj: dict) -> None:
@@ -38,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def stage_parser(stage: stages.Stage) -> argparse.ArgumentParser:
     fields = "\n".join(
-        f"  {fi.path:<28} {fi.meta.get('en', '')} (default: {json.dumps(fi.default, ensure_ascii=False)})"
+        f"  {fi.path:<28} {fi.meta.get('en', '')} (default: {json.dumps(fi.default, ensure_ascii=False)}"
+        + (f"; {fi.allowed()}" if fi.allowed() else "") + ")"
         for fi in stage.config.field_infos())
     p = argparse.ArgumentParser(
         prog=f"python -m workbench {stage.name}", description=stage.help,
@@ -93,66 +92,50 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
     ws = Workspace(workspace)
     store = ws.store
     if resume and not run_id:
-        print("--resume needs --run-id RUN (the run to continue)", file=sys.stderr)
-        _emit({"ok": False, "stage": stage.name, "status": "invalid", "error": "--resume needs --run-id"})
-        return 2
+        return _invalid(stage, "--resume needs --run-id RUN (the run to continue)", "--resume needs --run-id")
     if run_id and rank == 0:  # the app's job runner created and claimed the run; or a terminal resumes one
         run = store.get_run(run_id)
         if run is None:
-            print(f"run '{run_id}' does not exist in {ws.root}", file=sys.stderr)
-            _emit({"ok": False, "stage": stage.name, "status": "invalid", "error": f"no run {run_id}"})
-            return 2
+            return _invalid(stage, f"run '{run_id}' does not exist in {ws.root}", f"no run {run_id}")
         if run.status != "running":
             if not resume:
-                print(f"run '{run_id}' is {run.status}: add --resume to continue it", file=sys.stderr)
-                _emit({"ok": False, "stage": stage.name, "status": "invalid", "error": f"run {run_id} is {run.status}"})
-                return 2
-            import psutil
+                return _invalid(stage, f"run '{run_id}' is {run.status}: add --resume to continue it",
+                                f"run {run_id} is {run.status}")
             store.requeue(run_id)
-            store.update_run(run_id, status="running", started=time.time(), pid=os.getpid(),
-                             pid_started=psutil.Process().create_time())
+            store.update_run(run_id, status="running", started=time.time())
+            runs.mark_running_here(ws, run_id)
+        (ws.run_dir(run_id) / "config.json").write_text(cfg.to_json(), encoding="utf-8")
     elif rank == 0:
-        import psutil
-        run_id = store.create_run(stage.name, cfg.to_dict(), name=run_name, command=[sys.executable, "-m", "workbench",
-                                  stage.name, *sys.argv[2:]], device=stage.device(cfg), status="running")
-        store.update_run(run_id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+        run_id = runs.create(ws, stage, cfg, status="running", name=run_name,
+                             command=[sys.executable, "-m", "workbench", stage.name, *sys.argv[2:]])
     else:
         run_id = os.environ.get("WORKBENCH_RUN_ID")
     os.environ["WORKBENCH_RUN_ID"] = run_id or ""
     log_file = ws.run_dir(run_id) / "log.txt" if (run_id and not os.environ.get("WORKBENCH_SUPERVISED")) else None
     setup_logging(log_file if rank == 0 else None)
-    if rank == 0:
-        (ws.run_dir(run_id) / "config.json").write_text(cfg.to_json(), encoding="utf-8")
 
     ctx = RunContext(ws, run_id, stage.name, rank=rank, resume=resume)
     ctx.install_signal_handlers()
     t0 = time.time()
-    status, error, summary, code = "succeeded", None, {}, 0
     try:
-        summary = stage.run(cfg, ctx) or {}
-        if ctx.should_stop:
-            status, code = ("interrupted" if ctx.ended_by_parent_death() else "stopped"), 3
-    except StopRequested:
-        status, code = ("interrupted" if ctx.ended_by_parent_death() else "stopped"), 3
-    except UserError as e:
-        status, error, code = "failed", str(e), 1
-    except BaseException as e:  # noqa: BLE001 - every failure is recorded, then reported
-        traceback.print_exc()
-        status, error, code = "failed", describe_exception(e), 1
+        outcome = runs.execute(stage, cfg, ctx)
     finally:
-        ctx.flush()
         _close_process_group()
-    if status in ("stopped", "interrupted") and not error:
-        error = ctx.stop_reason or None
     if rank == 0:
-        store.finish_run(run_id, status, error=error, exit_code=code, summary=summary)
-    out = {"ok": status == "succeeded", "stage": stage.name, "run_id": run_id, "status": status,
-           "seconds": round(time.time() - t0, 2), **summary}
-    if error:
-        out["error"] = error
+        runs.finish(ws, run_id, outcome)
+    out = {"ok": outcome.status == "succeeded", "stage": stage.name, "run_id": run_id, "status": outcome.status,
+           "seconds": round(time.time() - t0, 2), **outcome.summary}
+    if outcome.error:
+        out["error"] = str(outcome.error)
     if rank == 0:
         _emit(out)
-    return code
+    return outcome.exit_code
+
+
+def _invalid(stage: stages.Stage, message: str, short: str) -> int:
+    print(message, file=sys.stderr)
+    _emit({"ok": False, "stage": stage.name, "status": "invalid", "error": short})
+    return runs.EXIT_INVALID
 
 
 def _close_process_group() -> None:

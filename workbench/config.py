@@ -17,21 +17,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal, get_args, get_origin
 
+from .i18n import Text, join, say
+
 
 class ConfigError(ValueError):
-    """One or more invalid config fields. `errors` is a list of (field, message)."""
+    """One or more invalid config fields. `errors` is a list of (field, message); a message is a Text (both
+    languages, see workbench.i18n) or a plain string."""
 
     def __init__(self, errors: list[tuple[str, str]]):
         self.errors = errors
-        super().__init__("; ".join(f"{f}: {m}" if f else m for f, m in errors))
+        self.text = join("; ", [(Text(f"{f}: ") + m) if f else m for f, m in errors])
+        super().__init__(self.text)
 
 
 def param(default: Any, *, ko: str, en: str, help_ko: str = "", help_en: str = "", choices: list | None = None,
           min: float | None = None, max: float | None = None, step: float | None = None, advanced: bool = False,
-          multiline: bool = False) -> Any:
-    """A config field with the metadata that the form, the CLI help and validation need."""
+          multiline: bool = False, visible_when: tuple[str, Any] | None = None) -> Any:
+    """A config field with the metadata that the form, the CLI help and validation need.
+
+    visible_when=("family", {"mixtral", ...}): the form shows the field only while that sibling field (same
+    section) has one of these values; the value still validates and saves either way."""
+    if visible_when is not None:
+        other, values = visible_when
+        visible_when = (other, frozenset([values] if isinstance(values, (str, bool, int)) else values))
     meta = dict(ko=ko, en=en, help_ko=help_ko, help_en=help_en, choices=choices, min=min, max=max, step=step,
-                advanced=advanced, multiline=multiline)
+                advanced=advanced, multiline=multiline, visible_when=visible_when)
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -69,7 +79,8 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
     if origin is Literal:
         if value in args:
             return value
-        raise ConfigError([(name, f"{value!r} is not one of {list(args)}")])
+        raise ConfigError([(name, say("{v} is not one of {c}", "{v}: 다음 중 하나여야 합니다 {c}", v=repr(value),
+                                      c=list(args)))])
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -77,10 +88,11 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise ConfigError([(name, f"{value!r} is not true/false: use true or false")])
+        raise ConfigError([(name, say("{v} is not true/false: use true or false",
+                                      "{v}: 참/거짓이 아닙니다. true 또는 false 로 쓰세요", v=repr(value)))])
     if tp is int:
         if isinstance(value, bool):
-            raise ConfigError([(name, f"{value!r} is not a whole number")])
+            raise ConfigError([(name, say("{v} is not a whole number", "{v}: 정수가 아닙니다", v=repr(value)))])
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
@@ -95,10 +107,11 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
                         return int(f)
                 except ValueError:
                     pass
-        raise ConfigError([(name, f"{value!r} is not a whole number: give an integer such as 8")])
+        raise ConfigError([(name, say("{v} is not a whole number: give an integer such as 8",
+                                      "{v}: 정수가 아닙니다. 8 같은 정수를 쓰세요", v=repr(value)))])
     if tp is float:
         if isinstance(value, bool):
-            raise ConfigError([(name, f"{value!r} is not a number")])
+            raise ConfigError([(name, say("{v} is not a number", "{v}: 숫자가 아닙니다", v=repr(value)))])
         if isinstance(value, (int, float)):
             return float(value)
         if isinstance(value, str):
@@ -106,7 +119,8 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
                 return float(value.strip())
             except ValueError:
                 pass
-        raise ConfigError([(name, f"{value!r} is not a number: give a value such as 0.5 or 3e-4")])
+        raise ConfigError([(name, say("{v} is not a number: give a value such as 0.5 or 3e-4",
+                                      "{v}: 숫자가 아닙니다. 0.5 나 3e-4 같은 값을 쓰세요", v=repr(value)))])
     if tp is str:
         if value is None:
             return ""
@@ -119,20 +133,22 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
                 try:
                     value = json.loads(s)
                 except json.JSONDecodeError as e:
-                    raise ConfigError([(name, f"cannot read the list {s!r}: {e.msg}")]) from None
+                    raise ConfigError([(name, say("cannot read the list {s}: {m}", "목록 {s} 을(를) 읽을 수 없습니다: {m}",
+                                                  s=repr(s), m=e.msg))]) from None
             else:
                 value = [v.strip() for v in s.replace("\n", ",").split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
-            raise ConfigError([(name, f"{value!r} is not a list")])
+            raise ConfigError([(name, say("{v} is not a list", "{v}: 목록이 아닙니다", v=repr(value)))])
         return [coerce(v, inner, f"{name}[{i}]") for i, v in enumerate(value)]
     if origin is dict or tp is dict:
         if isinstance(value, str):
             try:
                 value = json.loads(value) if value.strip() else {}
             except json.JSONDecodeError as e:
-                raise ConfigError([(name, f"cannot read the mapping {value!r}: {e.msg}")]) from None
+                raise ConfigError([(name, say("cannot read the mapping {v}: {m}", "매핑 {v} 을(를) 읽을 수 없습니다: {m}",
+                                              v=repr(value), m=e.msg))]) from None
         if not isinstance(value, dict):
-            raise ConfigError([(name, f"{value!r} is not a mapping")])
+            raise ConfigError([(name, say("{v} is not a mapping", "{v}: 매핑(JSON 객체)이 아닙니다", v=repr(value)))])
         return dict(value)
     if tp is Any:
         return value
@@ -151,6 +167,31 @@ class FieldInfo:
 
     def help(self, lang: str) -> str:
         return self.meta.get(f"help_{lang}") or self.meta.get("help_en") or ""
+
+    def pair(self, what: str = "label") -> tuple[str, str]:
+        """(ko, en) of the field's label or help, as the UI registers it for the language switch."""
+        if what == "label":
+            return (self.meta.get("ko") or self.path, self.meta.get("en") or self.path)
+        return (self.meta.get("help_ko") or self.meta.get("help_en") or "",
+                self.meta.get("help_en") or self.meta.get("help_ko") or "")
+
+    def visible(self, values: dict) -> bool:
+        """Whether the form shows this field, given the current values of the others (path -> value)."""
+        rule = self.meta.get("visible_when")
+        return rule is None or values.get(rule[0]) in rule[1]
+
+    def allowed(self) -> str:
+        """What values are allowed, for --help: the choices, or the range of a number."""
+        if self.choices:
+            return "one of: " + ", ".join(map(str, self.choices))
+        lo, hi = self.meta.get("min"), self.meta.get("max")
+        if lo is not None and hi is not None:
+            return f"{lo} to {hi}"
+        if lo is not None:
+            return f">= {lo}"
+        if hi is not None:
+            return f"<= {hi}"
+        return ""
 
     @property
     def choices(self) -> list | None:
@@ -178,8 +219,12 @@ class StageConfig:
         errors: list[tuple[str, str]] = []
         for k in unknown:
             close = difflib.get_close_matches(k, names, n=1)
-            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f"; valid fields: {', '.join(names)}"
-            errors.append((prefix + k, f"unknown field{hint}"))
+            if close:
+                errors.append((prefix + k, say("unknown field (did you mean '{c}'?)", "없는 항목입니다 ('{c}' 인가요?)",
+                                               c=prefix + close[0])))
+            else:
+                errors.append((prefix + k, say("unknown field; valid fields: {n}", "없는 항목입니다. 가능한 항목: {n}",
+                                               n=", ".join(names))))
         kwargs = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
@@ -203,7 +248,7 @@ class StageConfig:
         if path:
             p = Path(path)
             if not p.is_file():
-                raise ConfigError([("--config", f"file '{path}' does not exist")])
+                raise ConfigError([("--config", say("file '{p}' does not exist", "파일 '{p}' 이(가) 없습니다", p=path))])
             text = p.read_text(encoding="utf-8")
             try:
                 if p.suffix.lower() in (".yaml", ".yml"):
@@ -212,9 +257,11 @@ class StageConfig:
                 else:
                     loaded = json.loads(text) if text.strip() else {}
             except Exception as e:  # noqa: BLE001 - any parse error is reported the same way
-                raise ConfigError([("--config", f"cannot parse '{path}': {e}")]) from None
+                raise ConfigError([("--config", say("cannot parse '{p}': {e}", "'{p}' 을(를) 읽을 수 없습니다: {e}",
+                                                    p=path, e=e))]) from None
             if not isinstance(loaded, dict):
-                raise ConfigError([("--config", f"'{path}' must hold a mapping of field: value")])
+                raise ConfigError([("--config", say("'{p}' must hold a mapping of field: value",
+                                                    "'{p}' 에는 항목: 값 매핑이 있어야 합니다", p=path))])
             data.update(loaded)
         cfg = cls.from_dict(data)
         for item in sets or []:
@@ -225,7 +272,8 @@ class StageConfig:
     def with_set(self, item: str) -> "StageConfig":
         """Apply one `dotted.key=value` override; returns a new config."""
         if "=" not in item:
-            raise ConfigError([("--set", f"'{item}' is not key=value (e.g. --set lr=3e-4)")])
+            raise ConfigError([("--set", say("'{i}' is not key=value (e.g. --set lr=3e-4)",
+                                             "'{i}' 은(는) 키=값 형식이 아닙니다 (예: --set lr=3e-4)", i=item))])
         key, value = item.split("=", 1)
         return self.replace(**{key.strip(): value})
 
@@ -237,8 +285,8 @@ class StageConfig:
         for key, value in updates.items():
             if key not in infos:
                 close = difflib.get_close_matches(key, list(infos), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                errors.append((key, f"unknown field{hint}"))
+                errors.append((key, say("unknown field (did you mean '{c}'?)", "없는 항목입니다 ('{c}' 인가요?)",
+                                        c=close[0]) if close else say("unknown field", "없는 항목입니다")))
                 continue
             try:
                 v = coerce(value, infos[key].type, key)
@@ -263,7 +311,19 @@ class StageConfig:
                 yield from tp.field_infos(prefix=f"{prefix}{f.name}.")
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            yield FieldInfo(prefix + f.name, tp, default, dict(f.metadata))
+            meta = dict(f.metadata)
+            if meta.get("visible_when"):  # the controlling field is a sibling: give its full dotted path
+                other, values = meta["visible_when"]
+                meta["visible_when"] = (prefix + other, values)
+            yield FieldInfo(prefix + f.name, tp, default, meta)
+
+    @classmethod
+    def field_info(cls, path: str) -> FieldInfo:
+        """One field's info by dotted path (its label and help, for a widget built by hand)."""
+        for fi in cls.field_infos():
+            if fi.path == path:
+                return fi
+        raise KeyError(path)
 
     def fields(self) -> list[FieldInfo]:
         return list(self.field_infos())
@@ -280,6 +340,12 @@ class StageConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
+    def launcher_prefix(self) -> list[str]:
+        """How a job of this config is started: the interpreter; training configs may ask for torchrun/accelerate
+        (workbench.training.settings.ComputeSettings)."""
+        import sys
+        return [sys.executable]
+
     # -- validation ------------------------------------------------------------
     def check(self) -> list[tuple[str, str]]:
         """Cross-field rules of a stage; override. Return (field, message) pairs."""
@@ -292,14 +358,17 @@ class StageConfig:
             lo, hi, choices = fi.meta.get("min"), fi.meta.get("max"), fi.choices
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 if lo is not None and v < lo:
-                    errors.append((fi.path, f"{v} is below the minimum {lo}: use a value >= {lo}"))
+                    errors.append((fi.path, say("{v} is below the minimum {lo}: use a value >= {lo}",
+                                                "{v}: 최솟값 {lo}보다 작습니다. {lo} 이상으로 쓰세요", v=v, lo=lo)))
                 if hi is not None and v > hi:
-                    errors.append((fi.path, f"{v} is above the maximum {hi}: use a value <= {hi}"))
+                    errors.append((fi.path, say("{v} is above the maximum {hi}: use a value <= {hi}",
+                                                "{v}: 최댓값 {hi}보다 큽니다. {hi} 이하로 쓰세요", v=v, hi=hi)))
             if choices and v is not None:
                 vals = v if isinstance(v, list) else [v]
                 bad = [x for x in vals if x not in choices]
                 if bad:
-                    errors.append((fi.path, f"{bad[0]!r} is not one of {choices}"))
+                    errors.append((fi.path, say("{b} is not one of {c}", "{b}: 다음 중 하나여야 합니다 {c}",
+                                                b=repr(bad[0]), c=choices)))
         errors.extend(self._checks())
         if errors:
             raise ConfigError(errors)

@@ -25,7 +25,7 @@ import psutil
 
 from state import Workspace
 
-from . import stages
+from . import runs, stages
 from .config import StageConfig
 
 log = logging.getLogger("workbench.jobs")
@@ -60,15 +60,9 @@ def pid_alive(pid: int | None, started: float | None) -> bool:
 
 
 def build_command(stage: str, config_path: Path, workspace: Path, run_id: str, cfg: StageConfig) -> list[str]:
-    """The exact command line a user could type; multi-process stages go under torchrun."""
-    cli = ["-m", "workbench", stage, "--config", str(config_path), "--workspace", str(workspace), "--run-id", run_id]
-    nproc = int(getattr(cfg, "nproc", 1) or 1)
-    launcher = getattr(cfg, "launcher", "python")
-    if launcher == "torchrun" or (nproc > 1 and launcher != "accelerate"):
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cli]
-    if launcher == "accelerate":
-        return [sys.executable, "-m", "accelerate.commands.launch", f"--num_processes={nproc}", *cli]
-    return [sys.executable, *cli]
+    """The exact command line a user could type: the stage's CLI under the launcher its config asks for
+    (`StageConfig.launcher_prefix`; training stages: torchrun or accelerate for several processes)."""
+    return [*cfg.launcher_prefix(), *runs.cli_command(stage, config_path, workspace, run_id)]
 
 
 @dataclass
@@ -128,16 +122,10 @@ class JobManager:
 
     # -- API used by tabs -------------------------------------------------------
     def submit(self, stage: str, cfg: StageConfig, *, name: str | None = None, parent_run: str | None = None) -> str:
+        """Validate and queue a run (ConfigError / UserError before anything is recorded); returns its id."""
         st = stages.get(stage)
-        cfg.validate()
-        device = st.device(cfg)
-        run_id = self.store.new_run_id(stage)
-        run_dir = self.ws.run_dir(run_id)
-        config_path = run_dir / "config.json"
-        config_path.write_text(cfg.to_json(), encoding="utf-8")
-        cmd = build_command(stage, config_path, self.ws.root, run_id, cfg)
-        self.store.create_run(stage, cfg.to_dict(), run_id=run_id, name=name, command=cmd, device=device,
-                              parent_run=parent_run)
+        run_id = runs.create(self.ws, st, cfg, status="queued", name=name, parent_run=parent_run,
+                             command=lambda path, rid: build_command(stage, path, self.ws.root, rid, cfg))
         self._wake.set()
         return run_id
 

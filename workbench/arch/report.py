@@ -26,7 +26,7 @@ def instantiated_counts(hc) -> dict[str, int]:
 
 def paper_table(cfg, ws, *, context: int, batch: int, seq: int, dtype: str = "float32",
                 check: bool = True) -> dict[str, Any]:
-    """Rows of on-paper figures for every selected family (cfg is a LabConfig)."""
+    """Rows of on-paper figures for every selected family (cfg is an ArchCompareConfig)."""
     tok, ref = load_tokenizer_ref(ws, cfg.tokenizer)
     if tok is not None:
         vocab, ids = vocab_of(tok), special_ids(tok)

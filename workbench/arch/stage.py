@@ -74,7 +74,7 @@ class RaceConfig(StageConfig):
 
 
 @dataclass
-class LabConfig(StageConfig):
+class ArchCompareConfig(StageConfig):
     task: str = param("measure", ko="작업", en="Task", choices=TASKS,
                       help_ko="measure: 비용 측정, race: 같은 데이터 경주, both: 둘 다, save: 아키텍처 저장",
                       help_en="measure: costs; race: same-data race; both; save: publish an architecture artifact")
@@ -145,7 +145,7 @@ class LabConfig(StageConfig):
         return errors
 
 
-def _device_queue(cfg: LabConfig) -> str:
+def _device_queue(cfg: ArchCompareConfig) -> str:
     if cfg.device == "cpu" or cfg.task == "save":
         return "cpu"
     if cfg.device == "cuda":
@@ -155,7 +155,7 @@ def _device_queue(cfg: LabConfig) -> str:
 
 
 # -- the run ----------------------------------------------------------------------------
-def run(cfg: LabConfig, ctx) -> dict[str, Any]:
+def run(cfg: ArchCompareConfig, ctx) -> dict[str, Any]:
     import torch
 
     from .inputs import load_tokenizer_ref
@@ -185,7 +185,7 @@ def run(cfg: LabConfig, ctx) -> dict[str, Any]:
 class Plan:
     """Work units for the progress bar: one per measured point, one per race step."""
 
-    def __init__(self, cfg: LabConfig, device: str):
+    def __init__(self, cfg: ArchCompareConfig, device: str):
         from .measure import lengths_for
 
         self.total = 0
@@ -202,11 +202,11 @@ class Plan:
         ctx.progress(self.done, self.total, msg)
 
 
-def race_steps(cfg: LabConfig) -> int:
+def race_steps(cfg: ArchCompareConfig) -> int:
     return max(1, cfg.race.tokens // (cfg.race.batch * cfg.race.seq_len))
 
 
-def run_measure(cfg: LabConfig, ctx, tok, device: str, plan: Plan) -> dict[str, Any]:
+def run_measure(cfg: ArchCompareConfig, ctx, tok, device: str, plan: Plan) -> dict[str, Any]:
     from .inputs import DEFAULT_VOCAB, vocab_of
     from .measure import measure_family
 
@@ -239,7 +239,7 @@ def run_measure(cfg: LabConfig, ctx, tok, device: str, plan: Plan) -> dict[str, 
             "exponents": {r["family"]: r["exponents"] for r in results}}
 
 
-def run_race(cfg: LabConfig, ctx, tok, tok_ref, device: str, plan: Plan) -> dict[str, Any]:
+def run_race(cfg: ArchCompareConfig, ctx, tok, tok_ref, device: str, plan: Plan) -> dict[str, Any]:
     from .inputs import corpus_texts, fallback_tokenizer, special_ids, vocab_of
     from .race import encode_stream, make_data, table, train_family
 
@@ -290,6 +290,6 @@ def run_race(cfg: LabConfig, ctx, tok, tok_ref, device: str, plan: Plan) -> dict
             "curves": {r["family"]: r["curve"] for r in results}}
 
 
-STAGE = Stage(name="arch", config=LabConfig, run=run, device=_device_queue,
+STAGE = Stage(name="arch", config=ArchCompareConfig, run=run, device=_device_queue,
               help="architecture lab: measure model families (step time, memory, generation, scaling exponents), "
                    "race them on the same data, or save one as an architecture artifact")

@@ -64,7 +64,7 @@ class CompareConfig(StageConfig):
 def compare(cfg: CompareConfig, ws=None, progress=None, should_stop=None) -> dict:
     from workbench.artifacts import corpus_splits
 
-    from . import adapters
+    from . import backends
     from .metrics import evaluate, kiwi_reference, vocab_composition, word_spans
     from .sources import resolve_source
 
@@ -79,7 +79,7 @@ def compare(cfg: CompareConfig, ws=None, progress=None, should_stop=None) -> dic
     loaded, problems = [], []
     for spec in specs:
         try:
-            loaded.append((spec, adapters.load(spec, ws)))
+            loaded.append((spec, backends.load(spec, ws)))
         except UserError as e:
             problems.append(str(e))
     if problems:

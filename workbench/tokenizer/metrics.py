@@ -26,7 +26,7 @@ import time
 import unicodedata
 from collections import Counter
 
-from .adapters import BYTE, UNK, Adapter, Encoded
+from .backends import BYTE, UNK, Backend, Encoded
 
 _WORD = re.compile(r"\S+")
 
@@ -58,7 +58,7 @@ def boundaries(offsets: list[tuple[int, int]]) -> set[int]:
 
 def kiwi_reference(texts: list[str]) -> list[set[int]]:
     """Kiwi's morpheme boundaries inside words, one set per text."""
-    from .adapters import kiwi_tokens
+    from .backends import kiwi_tokens
     out = []
     for text, toks in zip(texts, kiwi_tokens(texts)):
         out.append(boundaries([(t.start, t.start + t.len) for t in toks]) & interior(text))
@@ -87,13 +87,13 @@ def words_split(text: str, offsets: list[tuple[int, int]]) -> tuple[int, int]:
 LENGTH_BUCKETS = ("byte", "1", "2", "3", "4", "5+")
 
 
-def evaluate(adapter: Adapter, texts: list[str], reference: list[set[int]] | None = None,
+def evaluate(backend: Backend, texts: list[str], reference: list[set[int]] | None = None,
              *, throughput: bool = True) -> dict:
     """Every corpus-level figure of one tokenizer on `texts` (see the module docstring)."""
     n_words = sum(len(word_spans(t)) for t in texts)
     n_chars = sum(len(t) for t in texts)
     n_bytes = sum(len(t.encode("utf-8")) for t in texts)
-    encs: list[Encoded] = adapter.encode_many(texts)
+    encs: list[Encoded] = backend.encode_many(texts)
     n_tok = sum(len(e.ids) for e in encs)
     kinds = Counter(k for e in encs for k in e.kinds)
     lengths: Counter = Counter()
@@ -110,9 +110,9 @@ def evaluate(adapter: Adapter, texts: list[str], reference: list[set[int]] | Non
             fp += len(mine - ref)
             fn += len(ref - mine)
     row = {
-        "tokenizer": adapter.name,
-        "kind": adapter.kind,
-        "vocab_size": adapter.vocab_size,
+        "tokenizer": backend.name,
+        "kind": backend.kind,
+        "vocab_size": backend.vocab_size,
         "texts": len(texts),
         "words": n_words,
         "tokens": n_tok,
@@ -129,18 +129,18 @@ def evaluate(adapter: Adapter, texts: list[str], reference: list[set[int]] | Non
         r = tp / (tp + fn) if tp + fn else 0.0
         row.update(boundary_precision=_r(p), boundary_recall=_r(r), boundary_f1=_r(2 * p * r / (p + r) if p + r else 0.0))
     if throughput:
-        row["encode_mb_per_s"] = _r(encode_throughput(adapter, texts, n_bytes), 2)
+        row["encode_mb_per_s"] = _r(encode_throughput(backend, texts, n_bytes), 2)
     return row
 
 
-def encode_throughput(adapter: Adapter, texts: list[str], n_bytes: int, min_seconds: float = 0.3) -> float | None:
+def encode_throughput(backend: Backend, texts: list[str], n_bytes: int, min_seconds: float = 0.3) -> float | None:
     """MB/s of the library's batch encode; repeated until it has run min_seconds (small texts are too quick)."""
     if not n_bytes:
         return None
-    adapter.count_batch(texts[:50])  # warm up (thread pools, caches)
+    backend.count_batch(texts[:50])  # warm up (thread pools, caches)
     reps, t0 = 0, time.perf_counter()
     while True:
-        adapter.count_batch(texts)
+        backend.count_batch(texts)
         reps += 1
         dt = time.perf_counter() - t0
         if dt >= min_seconds or reps >= 50:
@@ -191,8 +191,8 @@ def classify_piece(text: str | None, special: bool = False) -> str:
     return "other"
 
 
-def vocab_composition(adapter: Adapter) -> dict | None:
-    pieces = adapter.vocab_pieces()
+def vocab_composition(backend: Backend) -> dict | None:
+    pieces = backend.vocab_pieces()
     if not pieces:
         return None
     counts = Counter(classify_piece(t, sp) for t, sp in pieces)

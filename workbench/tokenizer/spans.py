@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from workbench.errors import UserError
 
-from .adapters import BYTE, NORMAL, SPECIAL, UNK, Adapter, AdapterCache, Encoded
+from .backends import BYTE, NORMAL, SPECIAL, UNK, Backend, BackendCache, Encoded
 from .metrics import word_spans
 
 
@@ -41,12 +41,12 @@ class Segmentation:
         return asdict(self)
 
 
-def segment(adapter: Adapter, text: str) -> Segmentation:
-    enc = adapter.encode(text)
-    seg = Segmentation(adapter.name, adapter.kind, count=len(enc.ids), words=len(word_spans(text)))
+def segment(backend: Backend, text: str) -> Segmentation:
+    enc = backend.encode(text)
+    seg = Segmentation(backend.name, backend.kind, count=len(enc.ids), words=len(word_spans(text)))
     seg.spans = group_spans(enc, text)
     try:
-        decoded = adapter.decode(enc, text)
+        decoded = backend.decode(enc, text)
     except Exception as e:  # noqa: BLE001 - a decoder that fails is reported, not fatal
         decoded = None
         seg.error = f"decode failed: {type(e).__name__}: {e}"
@@ -55,7 +55,7 @@ def segment(adapter: Adapter, text: str) -> Segmentation:
         seg.roundtrip = "n/a"
     elif decoded == text:
         seg.roundtrip = "exact"
-    elif decoded == adapter.normalize(text) or decoded in (unicodedata.normalize("NFC", text),
+    elif decoded == backend.normalize(text) or decoded in (unicodedata.normalize("NFC", text),
                                                            unicodedata.normalize("NFKC", text)):
         seg.roundtrip = "normalized"
     else:
@@ -116,7 +116,7 @@ def _display(enc: Encoded, i: int, j: int, text: str, a: int, b: int) -> str:
     return s.replace(" ", "▁") if s.strip() else s.replace(" ", "▁").replace("\n", "↵")
 
 
-def segment_all(specs: list[str], text: str, cache: AdapterCache, ws=None) -> list[Segmentation]:
+def segment_all(specs: list[str], text: str, cache: BackendCache, ws=None) -> list[Segmentation]:
     """Every selected tokenizer on one text; a tokenizer that cannot load becomes a row with its error."""
     out = []
     for spec in specs:

@@ -102,7 +102,7 @@ def run(cfg: TokenizerConfig, ctx) -> dict:
 def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
     from workbench.artifacts import corpus_splits, write_meta
 
-    from .adapters import HFAdapter
+    from .backends import HFBackend
     from .metrics import evaluate
     from .sources import resolve_source
     from .train import prepare, run_interruptible, to_transformers, train
@@ -160,7 +160,7 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
         fast = to_transformers(tok, st)
         row = {"vocab_size": size, "actual_vocab_size": len(fast), "train_seconds": round(seconds, 2)}
         if heldout:
-            ev = evaluate(HFAdapter(fast, cfg.name), heldout, throughput=False)
+            ev = evaluate(HFBackend(fast, cfg.name), heldout, throughput=False)
             row.update({k2: ev[k2] for k2 in ("fertility", "chars_per_token", "bytes_per_token", "unk_rate",
                                               "byte_rate", "words_split")})
             ctx.metrics(size, {"heldout/fertility": ev["fertility"], "heldout/chars_per_token": ev["chars_per_token"],

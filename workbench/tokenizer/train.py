@@ -155,7 +155,7 @@ class _CharTally:
 
 def _kiwi_marked(lines, batch: int = 2000):
     """Lines with MARK at every Kiwi morpheme boundary inside a word (analysed in batches, multi-threaded)."""
-    from .adapters import kiwi_tokens
+    from .backends import kiwi_tokens
     from .metrics import boundaries, interior
     buf: list[str] = []
 

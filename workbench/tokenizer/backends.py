@@ -7,7 +7,7 @@
 - byte: one token per UTF-8 byte (spaces included), a baseline
 
 A *tokenizer spec* is one string: `cl100k`, `kiwi`, `char`, `byte`, a tokenizer artifact name or id,
-`hf:<hub name or path>`, or a local folder path. `load(spec, ws)` turns it into an Adapter or raises
+`hf:<hub name or path>`, or a local folder path. `load(spec, ws)` turns it into an Backend or raises
 UserError with a message that says what to do.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Encoded:
     pieces: list[bytes | None] = field(default_factory=list)  # the bytes each token stands for (None: unknown)
 
 
-class Adapter:
+class Backend:
     name: str = ""
     kind: str = ""
     vocab_size: int | None = None
@@ -92,7 +92,7 @@ def _byte_piece(tok: str) -> int | None:
     return None
 
 
-class HFAdapter(Adapter):
+class HFBackend(Backend):
     def __init__(self, tokenizer, name: str, kind: str = "hf", info: dict | None = None):
         self.tok = tokenizer
         self.backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -194,7 +194,7 @@ def _whole_utf8(b: bytes | None) -> bool:
 
 
 # -- cl100k (tiktoken) ---------------------------------------------------------------------------
-class TiktokenAdapter(Adapter):
+class TiktokenBackend(Backend):
     def __init__(self):
         import tiktoken
         try:
@@ -267,7 +267,7 @@ def kiwi_tokens(texts: list[str]):
         return list(k.tokenize(texts))
 
 
-class KiwiAdapter(Adapter):
+class KiwiBackend(Backend):
     has_ids = False
 
     def __init__(self):
@@ -302,7 +302,7 @@ class KiwiAdapter(Adapter):
 
 
 # -- baselines -----------------------------------------------------------------------------------
-class CharAdapter(Adapter):
+class CharBackend(Backend):
     def __init__(self):
         self.name, self.kind = "char", "char"
         self.info = {"what": "one token per Unicode character, spaces included"}
@@ -318,7 +318,7 @@ class CharAdapter(Adapter):
         return "".join(chr(i) for i in enc.ids)
 
 
-class ByteAdapter(Adapter):
+class ByteBackend(Backend):
     def __init__(self):
         self.name, self.kind = "byte", "byte"
         self.vocab_size = 256
@@ -344,7 +344,7 @@ class ByteAdapter(Adapter):
 
 
 # -- loading by spec -------------------------------------------------------------------------------
-def load_hf(name_or_path: str, *, display: str | None = None, kind: str = "hf", info: dict | None = None) -> HFAdapter:
+def load_hf(name_or_path: str, *, display: str | None = None, kind: str = "hf", info: dict | None = None) -> HFBackend:
     """Any Hugging Face tokenizer by Hub name or local folder. Offline and not cached: a clear UserError."""
     import os
 
@@ -368,24 +368,24 @@ def load_hf(name_or_path: str, *, display: str | None = None, kind: str = "hf", 
         raise UserError(f"cannot load the Hugging Face tokenizer '{name_or_path}': {why}. Without internet only "
                         "tokenizers already downloaded load: give a local folder path instead (or download it "
                         "once while online).") from None
-    return HFAdapter(tok, display or name_or_path, kind, info)
+    return HFBackend(tok, display or name_or_path, kind, info)
 
 
-def load(spec: str, ws=None) -> Adapter:
-    """A tokenizer spec -> Adapter. Specs: cl100k, kiwi, char, byte, an artifact name or id, hf:<name>, a path."""
+def load(spec: str, ws=None) -> Backend:
+    """A tokenizer spec -> Backend. Specs: cl100k, kiwi, char, byte, an artifact name or id, hf:<name>, a path."""
     spec = (spec or "").strip()
     if not spec:
         raise UserError("empty tokenizer name: use cl100k, kiwi, char, byte, a tokenizer artifact, "
                         "hf:<hub name> or a folder path.")
     low = spec.lower()
     if low in ("cl100k", "cl100k_base", "gpt-4", "gpt4"):
-        return TiktokenAdapter()
+        return TiktokenBackend()
     if low == "kiwi":
-        return KiwiAdapter()
+        return KiwiBackend()
     if low == "char":
-        return CharAdapter()
+        return CharBackend()
     if low == "byte":
-        return ByteAdapter()
+        return ByteBackend()
     if low.startswith("hf:"):
         return load_hf(spec[3:].strip())
     if ws is not None:
@@ -405,15 +405,15 @@ def load(spec: str, ws=None) -> Adapter:
                     "hf:<hub name>, or a local folder path.")
 
 
-class AdapterCache:
+class BackendCache:
     """Loaded tokenizers kept for interactive use (loading Kiwi or a 100k vocabulary takes a second)."""
 
     def __init__(self, size: int = 16):
         self.size = size
-        self._items: dict[str, tuple[float, Adapter]] = {}
+        self._items: dict[str, tuple[float, Backend]] = {}
         self._lock = threading.Lock()
 
-    def get(self, spec: str, ws=None) -> Adapter:
+    def get(self, spec: str, ws=None) -> Backend:
         key = spec.strip()
         stamp = _spec_stamp(key, ws)
         with self._lock:
@@ -421,12 +421,12 @@ class AdapterCache:
             if hit is not None and hit[0] == stamp:
                 self._items[key] = self._items.pop(key)  # most recent last
                 return hit[1]
-        adapter = load(key, ws)
+        backend = load(key, ws)
         with self._lock:
-            self._items[key] = (stamp, adapter)
+            self._items[key] = (stamp, backend)
             while len(self._items) > self.size:
                 self._items.pop(next(iter(self._items)))
-        return adapter
+        return backend
 
 
 def _spec_stamp(spec: str, ws) -> float:
