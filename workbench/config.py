@@ -305,7 +305,9 @@ class StageConfig:
     @classmethod
     def field_infos(cls, prefix: str = "") -> Iterator[FieldInfo]:
         hints = _hints(cls)
-        for f in dataclasses.fields(cls):
+        own = cls.__dict__.get("__annotations__", {})
+        # A stage's own fields first, then those it inherits (e.g. the compute settings of training stages).
+        for f in sorted(dataclasses.fields(cls), key=lambda f: f.name not in own):
             tp = hints[f.name]
             if isinstance(tp, type) and issubclass(tp, StageConfig):
                 yield from tp.field_infos(prefix=f"{prefix}{f.name}.")

@@ -4,15 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..arch.families import ArchConfig
-from ..config import StageConfig, param, section
-from ..devices import resolve_device
+from ..config import param, section
+from ..i18n import say
 from ..stages import Stage
+from ..training.settings import ComputeSettings
 
 DEFAULT_PROMPTS = ["대한민국은", "오늘 영화는 정말", "인공지능이란"]
 
 
 @dataclass
-class PretrainConfig(StageConfig):
+class PretrainConfig(ComputeSettings):
     corpus: str = param("", ko="말뭉치", en="Corpus",
                         help_ko="말뭉치 산출물 이름/번호, 또는 .txt/.jsonl(.gz) 파일·폴더 경로",
                         help_en="corpus artifact name/id, or a path to .txt/.jsonl(.gz) files or a folder")
@@ -52,41 +53,25 @@ class PretrainConfig(StageConfig):
     early_stopping: int = param(0, ko="조기 종료 인내(검증 횟수, 0=끔)",
                                 en="Early stopping patience in evaluations (0 = off)", min=0)
     save_every: int = param(200, ko="체크포인트 주기", en="Checkpoint every N steps", min=1)
-    precision: str = param("auto", ko="정밀도", en="Precision", choices=["auto", "fp32", "bf16", "fp16"],
-                           help_ko="auto: GPU면 bf16, CPU면 fp32", help_en="auto: bf16 on a GPU that has it, else fp32")
-    compile: bool = param(False, ko="torch.compile", en="torch.compile the model", advanced=True)
-    device: str = param("auto", ko="장치", en="Device", choices=["auto", "cpu", "cuda"])
-    threads: int = param(0, ko="CPU 스레드 (0=전부)", en="CPU threads (0 = all cores)", min=0, advanced=True)
-    launcher: str = param("python", ko="실행 방식", en="Launcher", choices=["python", "torchrun", "accelerate"],
-                          help_ko="여러 프로세스(DDP)는 torchrun/accelerate",
-                          help_en="several processes (DDP): torchrun or accelerate launch")
-    nproc: int = param(1, ko="프로세스 수", en="Processes (DDP ranks)", min=1, max=1024)
-    fsdp: bool = param(False, ko="FSDP", en="Shard with FSDP instead of DDP", advanced=True)
 
     def check(self) -> list[tuple[str, str]]:
-        errors = []
-        for field, what in (("corpus", "a corpus artifact (Corpus tab)"), ("tokenizer", "a tokenizer artifact "
-                                                                                          "(Tokenizer tab)")):
+        errors = super().check()
+        for field, en, ko in (("corpus", "a corpus artifact (Corpus tab)", "말뭉치 산출물 (말뭉치 탭)"),
+                              ("tokenizer", "a tokenizer artifact (Tokenizer tab)", "토크나이저 산출물 (토크나이저 탭)")):
             if not getattr(self, field).strip():
-                errors.append((field, f"not chosen: pick {what} by name or id, or give a path"))
+                errors.append((field, say("not chosen: pick {en} by name or id, or give a path",
+                                          "고르지 않았습니다: {ko} 을(를) 이름이나 번호로 고르거나 경로를 쓰세요", en=en, ko=ko)))
         if self.warmup_steps >= self.max_steps:
-            errors.append(("warmup_steps", f"warmup ({self.warmup_steps}) must be shorter than max_steps "
-                                           f"({self.max_steps})"))
+            errors.append(("warmup_steps", say("warmup ({w}) must be shorter than max_steps ({m})",
+                                               "워밍업({w})은 최대 스텝({m})보다 짧아야 합니다",
+                                               w=self.warmup_steps, m=self.max_steps)))
         if self.seq_len > self.arch.context and self.arch.family in ("gpt2", "llama", "mixtral", "qwen2moe",
                                                                      "deepseekv3", "rwkv") and not self.arch_artifact:
-            errors.append(("seq_len", f"sequence length {self.seq_len} exceeds the model's context "
-                                      f"{self.arch.context}: raise arch.context or lower seq_len"))
-        if self.nproc > 1 and self.launcher == "python":
-            errors.append(("launcher", "several processes need launcher torchrun or accelerate"))
-        if self.precision == "fp16" and self.device == "cpu":
-            errors.append(("precision", "fp16 training needs a GPU: use fp32 or bf16 on the CPU"))
-        if self.fsdp and self.nproc < 2:
-            errors.append(("fsdp", "FSDP shards across processes: set nproc to 2 or more"))
+            errors.append(("seq_len", say("sequence length {s} exceeds the model's context {c}: raise arch.context or "
+                                          "lower seq_len",
+                                          "시퀀스 길이 {s} 이(가) 모델의 문맥 길이 {c} 보다 깁니다. arch.context 를 늘리거나 "
+                                          "seq_len 을 줄이세요", s=self.seq_len, c=self.arch.context)))
         return errors
-
-
-def _device(cfg: PretrainConfig) -> str:
-    return resolve_device(cfg.device)
 
 
 def _run(cfg, ctx):
@@ -94,5 +79,5 @@ def _run(cfg, ctx):
     return run(cfg, ctx)
 
 
-STAGE = Stage(name="pretrain", config=PretrainConfig, run=_run, device=_device,
+STAGE = Stage(name="pretrain", config=PretrainConfig, run=_run, device=PretrainConfig.queue_device,
               help="Pretrain a causal language model from scratch on a corpus with a tokenizer (HF Trainer).")
