@@ -70,6 +70,27 @@ def test_bad_inputs_exit_codes_and_messages(tmp_path):
     assert Workspace(tmp_path / "ws").store.list_artifacts("corpus") == []
 
 
+def test_refused_file_is_named_in_the_log_and_the_json(tmp_path):
+    """A binary file next to a good text file: the run succeeds on the text, and both the log (stderr) and the
+    final JSON line name the binary file and say why it was not read."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "good.txt").write_text("배우들의 연기가 훌륭했고 음악도 아름다웠습니다\n"
+                                  "정부는 오늘 새로운 경제 정책과 일자리 지원 방안을 발표했습니다\n", encoding="utf-8")
+    (inp / "photo.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 20)
+    r = run_cli("corpus", "--input", str(inp / "good.txt"), str(inp / "photo.bin"), "--set", "save=false",
+                workspace=tmp_path / "ws")
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = last_json(r.stdout)
+    assert out["ok"] and out["docs_in"] == 2
+    assert isinstance(out["refused"], list) and len(out["refused"]) == 1
+    refused = out["refused"][0]
+    assert refused["path"] == str(inp / "photo.bin") and "NUL bytes" in refused["reason"]
+    lines = [ln for ln in r.stderr.splitlines() if "photo.bin" in ln]
+    assert len(lines) == 1 and "refused" in lines[0] and "NUL bytes" in lines[0], r.stderr[-2000:]
+    assert "good.txt" not in " ".join(ln for ln in r.stderr.splitlines() if "refused" in ln)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("nemo_curator") is None,
                     reason="nemo_curator is not installed (requirements-gpu.txt); the local backend is tested instead")
 def test_nemo_curator_backend_matches_local(ws, tmp_path):

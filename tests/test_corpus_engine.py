@@ -282,6 +282,36 @@ def test_no_documents_read_lists_refused_files(ws, tmp_path):
         run_corpus(ws, inputs=[str(tmp_path / "nope.txt")])
 
 
+def test_messages_carry_korean(ws, tmp_path):
+    """A UserError, a refused file's reason and a config check message each carry a Korean wording (the English,
+    what str() gives, is unchanged)."""
+    import re
+
+    from state.names import NameError_, check_name
+    from workbench.config import ConfigError
+    from workbench.corpus.stage import CorpusConfig
+    hangul = re.compile("[\uac00-\ud7a3]")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "bin.txt").write_bytes(b"\x00" * 50)
+    with pytest.raises(UserError) as ei:
+        run_corpus(ws, inputs=[str(tmp_path / "empty.txt"), str(tmp_path / "bin.txt")])
+    text = ei.value.text
+    assert str(ei.value).startswith("no documents were read") and text.en == str(ei.value)
+    assert hangul.search(text.ko) and text.ko != text.en and "읽은 문서가 없습니다" in text.ko
+    assert "empty.txt" in text.ko and "bin.txt" in text.ko and "NUL 바이트" in text.ko  # each file's reason, in Korean
+    _, rep = read_docs([tmp_path / "bin.txt"])
+    reason = rep.refused[0]["reason"]
+    assert "NUL bytes" in reason and hangul.search(reason.ko) and rep.refused[0]["path"] == str(tmp_path / "bin.txt")
+    with pytest.raises(ConfigError) as ci:
+        CorpusConfig().replace(**{"filters.min_chars": 50, "filters.max_chars": 10, "name": "a/b"}).validate()
+    msgs = dict(ci.value.errors)
+    assert "is above max_chars 10" in msgs["filters.min_chars"] and "max_chars 10보다 큽니다" in msgs["filters.min_chars"].ko
+    assert "contains '/'" in msgs["name"] and msgs["name"].ko.startswith("말뭉치 이름 'a/b'")
+    with pytest.raises(NameError_) as ni:
+        check_name("", "corpus name")
+    assert str(ni.value).startswith("corpus name is empty") and ni.value.text.ko.startswith("말뭉치 이름: 비어 있습니다")
+
+
 def test_stop_saves_nothing(ws, tmp_path):
     from workbench.corpus.stage import CorpusConfig, run
     (tmp_path / "r.txt").write_text("\n".join(f"{REVIEW} {i}" for i in range(2000)), encoding="utf-8")

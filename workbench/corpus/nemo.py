@@ -23,6 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from workbench.errors import UserError
+from workbench.i18n import say
 
 from . import charstats
 from .filters import FILTER_STEPS, dup_line_ratio, dup_ngram_ratio
@@ -49,7 +50,9 @@ def gpu_dedup_available() -> bool:
 def check_available() -> None:
     if not available():
         raise UserError("backend nemo_curator needs the nemo_curator package: pip install nemo-curator "
-                        "(see requirements-gpu.txt), or choose backend local")
+                        "(see requirements-gpu.txt), or choose backend local",
+                        ko="nemo_curator 백엔드에는 nemo_curator 패키지가 필요합니다: pip install nemo-curator "
+                           "(requirements-gpu.txt 참고), 또는 백엔드로 local을 고르세요")
 
 
 def backend_label() -> str:
@@ -215,13 +218,15 @@ def nemo_results(batches: Iterator[list], cfg, ctx, use_pool: bool, work: Path) 
         for key in ("ids", "texts", "sources"):
             part.pop(key)
         parts.append(part)
-        ctx.progress(min(400, 40 * (bi + 1)), 1000, f"cleaned {sum(p['n'] for p in parts):,} documents")
+        n_clean = sum(p["n"] for p in parts)
+        ctx.progress(min(400, 40 * (bi + 1)), 1000, say(f"cleaned {n_clean:,} documents", f"문서 {n_clean:,}개 정제함"))
         if ctx.should_stop:
             return
     if not parts:
         return
     filters = make_filters(cfg.filters)
-    ctx.progress(400, 1000, "NeMo Curator pipeline (Ray) scoring the filters")
+    ctx.progress(400, 1000, say("NeMo Curator pipeline (Ray) scoring the filters",
+                                "NeMo Curator 파이프라인(Ray)에서 필터 점수를 계산하는 중"))
     t0 = time.time()
     run_pipeline(score_pipeline(in_dir, out_dir, filters))
     log.info("NeMo Curator pipeline: %.1f s", time.time() - t0)
@@ -250,7 +255,8 @@ def nemo_results(batches: Iterator[list], cfg, ctx, use_pool: bool, work: Path) 
                     removed_by[i] = si
                     if len(fex[step]) < k:
                         fex[step].append((i, obj.why(scores[i])))
-        ctx.progress(700 + int(200 * (bi + 1) / len(parts)), 1000, "applying the filters' decisions")
+        ctx.progress(700 + int(200 * (bi + 1) / len(parts)), 1000, say("applying the filters' decisions",
+                                                                       "필터 판정을 적용하는 중"))
         yield finish_batch(part, removed_by, fex)
 
 

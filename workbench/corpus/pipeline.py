@@ -24,6 +24,7 @@ from typing import Iterator
 import numpy as np
 
 from workbench.errors import UserError
+from workbench.i18n import join, say
 from workbench.runtime import StopRequested
 
 from . import charstats
@@ -210,7 +211,7 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     docs_in = kept = 0
     stopped = False
     bi = 0
-    ctx.progress(0, 1000, "reading")
+    ctx.progress(0, 1000, say("reading", "읽는 중"))
     if cfg.backend == "nemo_curator":
         from .nemo import nemo_results
         results = nemo_results(_batched(docs, cfg.batch_size), cfg, ctx, use_pool, out_dir / ".nemo")
@@ -239,7 +240,8 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
                 band_parts.append(res["bands"])
             if cfg.backend == "local":  # the NeMo backend reports its own phases
                 frac = load.position() / max(1, load.bytes_total)
-                ctx.progress(int(900 * frac), 1000, f"{docs_in:,} documents read, {kept:,} passed the filters")
+                ctx.progress(int(900 * frac), 1000, say(f"{docs_in:,} documents read, {kept:,} passed the filters",
+                                                        f"문서 {docs_in:,}개 읽음, {kept:,}개 필터 통과"))
             ctx.metrics(bi, {"docs_in": docs_in, "docs_kept": kept,
                              **{f"removed.{k}": v for k, v in removed.items()},
                              **{f"changed.{k}": v for k, v in changed.items()}})
@@ -251,6 +253,8 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
         results.close()  # ends the worker pool now, also on errors and stops
         spill.close()
         shutil.rmtree(out_dir / ".nemo", ignore_errors=True)  # the NeMo backend's shards (a copy of the corpus)
+    for r in load.refused:  # the terminal's log names every file that was not read, and why
+        log.warning("refused %s: %s", r.get("path") or r["source"], r["reason"])
     steps = [{"step": s, "kind": "clean", "changed": changed[s]} for s in clean_steps]
     left = docs_in
     for s in filter_steps:
@@ -267,14 +271,16 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
         return report
     if docs_in == 0:
         spill_path.unlink(missing_ok=True)
-        reasons = "; ".join(f"{r['source']}: {r['reason']}" for r in load.refused[:10])
-        raise UserError("no documents were read" + (f". Refused: {reasons}" if reasons else
-                                                     ": the inputs hold no text") +
-                        ". Check the files (or the text field/column) and try again.")
+        reasons = join("; ", (r["source"] + ": " + r["reason"] for r in load.refused[:10]))
+        raise UserError(say("no documents were read", "읽은 문서가 없습니다")
+                        + (say(". Refused: ", ". 읽지 못한 파일: ") + reasons if reasons else
+                           say(": the inputs hold no text", ": 입력에 텍스트가 없습니다"))
+                        + say(". Check the files (or the text field/column) and try again.",
+                              ". 파일(또는 텍스트 필드/열)을 확인하고 다시 시도하세요."))
 
     # -- global decisions: exact, then near duplicates ------------------------------------------
     t_read = time.time()
-    ctx.progress(910, 1000, "deduplicating")
+    ctx.progress(910, 1000, say("deduplicating", "중복 제거 중"))
     n = kept
     alive = np.ones(n, dtype=bool)
     same_as = np.arange(n)
@@ -321,8 +327,12 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
         _write_json(report_path, report)
         if culprit:
             raise UserError(f"the recipe left 0 of {docs_in} documents: step '{culprit['step']}' removed the last "
-                            f"{culprit['removed']}. Loosen its thresholds or switch it off, then run again.")
-        raise UserError(f"the recipe left 0 of {docs_in} documents")
+                            f"{culprit['removed']}. Loosen its thresholds or switch it off, then run again.",
+                            ko=f"레시피를 거친 뒤 남은 문서가 없습니다 ({docs_in}개 중 0개): '{culprit['step']}' 단계가 "
+                               f"마지막 {culprit['removed']}개를 지웠습니다. 이 단계의 기준을 느슨하게 하거나 끈 뒤 "
+                               "다시 실행하세요.")
+        raise UserError(f"the recipe left 0 of {docs_in} documents",
+                        ko=f"레시피를 거친 뒤 남은 문서가 없습니다 ({docs_in}개 중 0개)")
 
     # -- clusters and examples to show -----------------------------------------------------------
     need: dict[int, str | None] = {}
@@ -357,7 +367,7 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     is_val = np.concatenate(val_parts) if val_parts else np.zeros(0, bool)
     n_val = int((alive & is_val).sum())
     after = TextStats()
-    ctx.progress(930, 1000, "writing the corpus")
+    ctx.progress(930, 1000, say("writing the corpus", "말뭉치를 쓰는 중"))
 
     need_sorted = np.array(sorted(need), dtype=np.int64)
 
@@ -404,7 +414,8 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     _write_json(out_dir / "report.json", report)
     ctx.metrics(bi + 1, {"docs_in": docs_in, "docs_kept": kept, "docs_out": docs_out,
                          **{f"removed.{k2}": v for k2, v in removed.items()}}, flush=True)
-    ctx.progress(1000, 1000, f"done: {docs_in:,} documents in, {docs_out:,} out")
+    ctx.progress(1000, 1000, say(f"done: {docs_in:,} documents in, {docs_out:,} out",
+                                 f"완료: 문서 {docs_in:,}개 입력, {docs_out:,}개 출력"))
     return report
 
 

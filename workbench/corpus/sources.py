@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
 from workbench.errors import UserError
+from workbench.i18n import Text, say
 
 from ..bundled import konlpy_corpus_dir
 from .decode import SNIFF_BYTES, Refused, decode_bytes, open_text
@@ -56,8 +57,8 @@ class HFSource:
 class LoadReport:
     """What was read: per source the encoding and document count; refused files with reasons."""
     files: list[dict] = field(default_factory=list)
-    refused: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    refused: list[dict] = field(default_factory=list)   # {source, path, reason (a Text), code}
+    warnings: list[str] = field(default_factory=list)   # Texts
     parents: list[int] = field(default_factory=list)   # corpus artifacts used as inputs (lineage)
     bytes_total: int = 0
     bytes_done: int = 0
@@ -72,8 +73,9 @@ class LoadReport:
                 cur = 0
         return min(self.bytes_total, self.bytes_done + cur)
 
-    def refuse(self, source: str, reason: str, code: str = "unreadable") -> None:
-        self.refused.append({"source": source, "reason": reason, "code": code})
+    def refuse(self, source: str, reason: str, code: str = "unreadable", path: str | None = None) -> None:
+        """`source` is how the report names the file, `path` where it is (the path given, a zip member, hf:...)."""
+        self.refused.append({"source": source, "path": path or source, "reason": reason, "code": code})
 
     def to_dict(self) -> dict:
         return {"files": self.files, "refused": self.refused, "warnings": self.warnings[:50]}
@@ -103,11 +105,13 @@ def expand(specs: list[str], ws=None) -> tuple[list[_Entry], list[dict]]:
         if spec.startswith("bundled:"):
             key = spec.split(":", 1)[1].strip() or "konlpy"
             if key not in BUNDLED:
-                raise UserError(f"input '{spec}': unknown bundled corpus; choose one of "
-                                f"{', '.join('bundled:' + k for k in BUNDLED)}")
+                choices = ", ".join("bundled:" + k for k in BUNDLED)
+                raise UserError(f"input '{spec}': unknown bundled corpus; choose one of {choices}",
+                                ko=f"입력 '{spec}': 알 수 없는 기본 제공 말뭉치입니다. 다음 중 하나를 고르세요: {choices}")
             base = konlpy_corpus_dir()
             if base is None:
-                raise UserError("input 'bundled:konlpy' needs the konlpy package: pip install konlpy")
+                raise UserError("input 'bundled:konlpy' needs the konlpy package: pip install konlpy",
+                                ko="입력 'bundled:konlpy'에는 konlpy 패키지가 필요합니다: pip install konlpy")
             for sub in BUNDLED[key]:
                 for p in sorted((base / sub).glob("*.txt")):
                     entries.append(_Entry(f"konlpy/{sub}/{p.name}", p, p.stat().st_size))
@@ -115,11 +119,15 @@ def expand(specs: list[str], ws=None) -> tuple[list[_Entry], list[dict]]:
         if spec.startswith("artifact:"):
             ref = spec.split(":", 1)[1].strip()
             if ws is None:
-                raise UserError(f"input '{spec}' needs a workspace (--workspace) holding that corpus artifact")
+                raise UserError(f"input '{spec}' needs a workspace (--workspace) holding that corpus artifact",
+                                ko=f"입력 '{spec}'에는 그 말뭉치 산출물이 있는 작업 공간(--workspace)이 필요합니다")
             art = ws.store.get_artifact(int(ref)) if ref.isdigit() else ws.store.get_artifact(kind="corpus", name=ref)
             if art is None or art.kind != "corpus":
-                names = ", ".join(a.name for a in ws.store.list_artifacts("corpus")[:10]) or "none yet"
-                raise UserError(f"input '{spec}': no corpus artifact '{ref}' in this workspace (corpora: {names})")
+                names = ", ".join(a.name for a in ws.store.list_artifacts("corpus")[:10])
+                raise UserError(f"input '{spec}': no corpus artifact '{ref}' in this workspace "
+                                f"(corpora: {names or 'none yet'})",
+                                ko=f"입력 '{spec}': 이 작업 공간에 말뭉치 산출물 '{ref}'이(가) 없습니다 "
+                                   f"(있는 말뭉치: {names or '아직 없음'})")
             from workbench.artifacts import corpus_splits
             size = sum(p.stat().st_size for p in corpus_splits(art.path).values())
             entries.append(_Entry(f"artifact:{art.name}", None, size, artifact=art))
@@ -127,7 +135,9 @@ def expand(specs: list[str], ws=None) -> tuple[list[_Entry], list[dict]]:
         p = Path(spec).expanduser()
         if not p.exists():
             raise UserError(f"input '{spec}' does not exist: give a file or folder path, 'bundled:konlpy', "
-                            "or 'artifact:<corpus name>'")
+                            "or 'artifact:<corpus name>'",
+                            ko=f"입력 '{spec}'이(가) 없습니다: 파일이나 폴더 경로, 'bundled:konlpy', "
+                               "또는 'artifact:<말뭉치 이름>'을 주세요")
         if p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and not any(
                 part.startswith(".") for part in f.relative_to(p).parts))
@@ -136,11 +146,19 @@ def expand(specs: list[str], ws=None) -> tuple[list[_Entry], list[dict]]:
                 if _ext(f.name) in SUPPORTED:
                     entries.append(_Entry(f"{p.name}/{rel}", f, f.stat().st_size))
                 else:
-                    skipped.append({"source": f"{p.name}/{rel}", "reason": f"unsupported file type '{_ext(f.name)}'",
-                                    "code": "unsupported"})
+                    skipped.append({"source": f"{p.name}/{rel}", "path": str(f),
+                                    "reason": _unsupported(_ext(f.name)), "code": "unsupported"})
         else:
             entries.append(_Entry(p.name, p, p.stat().st_size))
     return entries, skipped
+
+
+def _unsupported(ext: str) -> Text:
+    return say(f"unsupported file type '{ext}'", f"지원하지 않는 파일 형식 '{ext}'입니다")
+
+
+# "field" / "column" in Korean: the word, as a subject, and with -(으)로
+_WHAT_KO = {"field": ("필드", "필드가", "필드로"), "column": ("열", "열이", "열로")}
 
 
 # -- splitting text into documents ---------------------------------------------------------
@@ -213,8 +231,11 @@ def _pick_field(names: list[str], wanted: str, what: str, source: str) -> str:
     if wanted:
         if wanted in names:
             return wanted
-        raise Refused(f"it has no {what} '{wanted}'; its {what}s are: {', '.join(map(str, names[:20]))}. "
-                      f"Choose one of them as the text {what}", "no_field")
+        listed = ", ".join(map(str, names[:20]))
+        ko, ko_subject, ko_as = _WHAT_KO.get(what, (what, f"{what}이(가)", f"{what}(으)로"))
+        raise Refused(say(f"it has no {what} '{wanted}'; its {what}s are: {listed}. Choose one of them as the text {what}",
+                          f"'{wanted}' {ko_subject} 없습니다. 있는 {ko}: {listed}. 이 가운데 하나를 텍스트 {ko_as} "
+                          "고르세요"), "no_field")
     lower = {str(n).lower(): n for n in names}
     for cand in TEXT_FIELDS:
         if cand in lower:
@@ -233,7 +254,8 @@ class _Reader:
         if ext == ".gz":
             inner = name[:-3]
             if _ext(inner) in (".zip", ".gz"):
-                raise Refused("nested archives (.zip or .gz inside .gz) are not read: unpack it first", "nested")
+                raise Refused(say("nested archives (.zip or .gz inside .gz) are not read: unpack it first",
+                                  "압축 안의 압축(.gz 안의 .zip이나 .gz)은 읽지 않습니다: 먼저 압축을 푸세요"), "nested")
             yield from self.read(label, inner, lambda: gzip.GzipFile(fileobj=opener()), size)
             return
         if ext == ".parquet":
@@ -271,8 +293,10 @@ class _Reader:
             self._mid_file_error(label, rec, sn.label, e)
 
     def _mid_file_error(self, label, rec, enc, e):
-        msg = (f"{label}: stopped after {rec['docs']} documents: bytes that are not {enc} "
-               f"({e.reason}); the file mixes encodings. The documents before that point are kept.")
+        msg = say(f"{label}: stopped after {rec['docs']} documents: bytes that are not {enc} "
+                  f"({e.reason}); the file mixes encodings. The documents before that point are kept.",
+                  f"{label}: 문서 {rec['docs']}개를 읽은 뒤 멈췄습니다: {enc}이(가) 아닌 바이트가 있습니다 "
+                  f"({e.reason}). 파일에 인코딩이 섞여 있습니다. 그 앞까지 읽은 문서는 남깁니다.")
         self.report.warnings.append(msg)
         rec["error"] = msg
 
@@ -292,7 +316,8 @@ class _Reader:
             try:
                 rows = json.loads(text_io.read())
             except json.JSONDecodeError as e:
-                raise Refused(f"it is not valid JSON (line {e.lineno}: {e.msg})", "not_json") from None
+                raise Refused(say(f"it is not valid JSON (line {e.lineno}: {e.msg})",
+                                  f"올바른 JSON이 아닙니다 ({e.lineno}번째 줄: {e.msg})"), "not_json") from None
             lines = rows if isinstance(rows, list) else [rows]
         else:
             lines = text_io
@@ -309,7 +334,9 @@ class _Reader:
                     except json.JSONDecodeError:
                         bad += 1
                         if bad >= 20 and rec is not None and rec["docs"] == 0:
-                            raise Refused("its lines are not JSON objects: is it really JSON Lines?", "not_json") from None
+                            raise Refused(say("its lines are not JSON objects: is it really JSON Lines?",
+                                              "줄들이 JSON 객체가 아닙니다: 정말 JSON Lines 파일인가요?"),
+                                          "not_json") from None
                         continue
                 else:
                     obj = ln
@@ -323,8 +350,10 @@ class _Reader:
                     if not key:
                         key = next((k for k, v in obj.items() if isinstance(v, str)), "")
                     if not key:
-                        raise Refused(f"no text field found; its fields are: {', '.join(list(obj)[:20])}. "
-                                      "Choose the text field", "no_field")
+                        listed = ", ".join(list(obj)[:20])
+                        raise Refused(say(f"no text field found; its fields are: {listed}. Choose the text field",
+                                          f"텍스트 필드를 찾지 못했습니다. 있는 필드: {listed}. 텍스트 필드를 고르세요"),
+                                      "no_field")
                     rec = self._note(label, sn.label, field_=key)
                 v = obj.get(key)
                 if not isinstance(v, str):
@@ -339,9 +368,11 @@ class _Reader:
         if rec is None:
             self._note(label, sn.label)
         if bad:
-            self.report.warnings.append(f"{label}: skipped {bad} lines that are not JSON objects")
+            self.report.warnings.append(say(f"{label}: skipped {bad} lines that are not JSON objects",
+                                            f"{label}: JSON 객체가 아닌 줄 {bad}개를 건너뛰었습니다"))
         if missing:
-            self.report.warnings.append(f"{label}: skipped {missing} rows without a text in field '{key}'")
+            self.report.warnings.append(say(f"{label}: skipped {missing} rows without a text in field '{key}'",
+                                            f"{label}: '{key}' 필드에 텍스트가 없는 행 {missing}개를 건너뛰었습니다"))
 
     def _table(self, label, opener, ext):
         raw = opener()
@@ -379,13 +410,15 @@ class _Reader:
                     rec["docs"] += 1
                     yield row[idx]
             if short:
-                self.report.warnings.append(f"{label}: skipped {short} rows with fewer columns than the header")
+                self.report.warnings.append(say(f"{label}: skipped {short} rows with fewer columns than the header",
+                                                f"{label}: 열이 머리글보다 적은 행 {short}개를 건너뛰었습니다"))
         except UnicodeDecodeError as e:
             rec = self.report.files[-1] if self.report.files and self.report.files[-1]["source"] == label \
                 else self._note(label, sn.label)
             self._mid_file_error(label, rec, sn.label, e)
         except csv.Error as e:
-            raise Refused(f"it is not a valid {ext[1:].upper()} file ({e})", "unreadable") from None
+            raise Refused(say(f"it is not a valid {ext[1:].upper()} file ({e})",
+                              f"올바른 {ext[1:].upper()} 파일이 아닙니다 ({e})"), "unreadable") from None
 
     def _parquet(self, label, opener):
         import pyarrow as pa
@@ -396,14 +429,17 @@ class _Reader:
         try:
             pf = pq.ParquetFile(f)
         except (pa.ArrowInvalid, OSError) as e:
-            raise Refused(f"it is not a readable Parquet file ({e})") from None
+            raise Refused(say(f"it is not a readable Parquet file ({e})",
+                              f"읽을 수 있는 Parquet 파일이 아닙니다 ({e})")) from None
         names = pf.schema_arrow.names
         col = _pick_field(names, self.text_field, "column", label)
         if not col:
             col = next((n for n in names if pa.types.is_string(pf.schema_arrow.field(n).type)
                         or pa.types.is_large_string(pf.schema_arrow.field(n).type)), "")
         if not col:
-            raise Refused(f"no text column found; its columns are: {', '.join(names[:20])}", "no_field")
+            listed = ", ".join(names[:20])
+            raise Refused(say(f"no text column found; its columns are: {listed}",
+                              f"텍스트 열을 찾지 못했습니다. 있는 열: {listed}"), "no_field")
         rec = self._note(label, "parquet", field_=col)
         for rb in pf.iter_batches(batch_size=10_000, columns=[col]):
             for v in rb.column(0).to_pylist():
@@ -426,7 +462,8 @@ def iter_documents(specs: list[str], *, text_field: str = "", unit: str = "auto"
     """Every document of every input, streamed, as (id, text, source). Refused files go to the report."""
     report = report if report is not None else LoadReport()
     if unit not in UNITS:
-        raise UserError(f"unit '{unit}' is not one of {', '.join(UNITS)}")
+        raise UserError(f"unit '{unit}' is not one of {', '.join(UNITS)}",
+                        ko=f"문서 단위 '{unit}'은(는) 다음 중 하나여야 합니다: {', '.join(UNITS)}")
     entries, skipped = expand(specs, ws)
     report.refused.extend(skipped)
     report.bytes_total = sum(e.size for e in entries) + (1 if hf and hf.name else 0)
@@ -456,16 +493,16 @@ def iter_documents(specs: list[str], *, text_field: str = "", unit: str = "auto"
             report.bytes_done += e.size
             continue
         if e.size == 0:
-            report.refuse(e.label, "it is empty (0 bytes)", "empty")
+            report.refuse(e.label, _EMPTY, "empty", path=str(e.path))
             continue
         raw = open(e.path, "rb", buffering=SNIFF_BYTES)
         report._current = raw.tell
         try:
             yield from emit(e.label, _split_units(reader.read(e.label, e.path.name, lambda: raw, e.size), unit, e.path.name))
         except Refused as err:
-            report.refuse(e.label, str(err), err.code)
+            report.refuse(e.label, err.text, err.code, path=str(e.path))
         except (OSError, EOFError, zipfile.BadZipFile) as err:
-            report.refuse(e.label, f"it cannot be read ({err})", "unreadable")
+            report.refuse(e.label, _cannot_read(err), "unreadable", path=str(e.path))
         finally:
             report._current = None
             raw.close()
@@ -473,20 +510,29 @@ def iter_documents(specs: list[str], *, text_field: str = "", unit: str = "auto"
         if not limit or n < limit:
             rec = next((f for f in reversed(report.files) if f["source"] == e.label), None)
             if rec is not None and rec["docs"] == 0 and not rec.get("error"):
-                report.warnings.append(f"{e.label}: no text found in it (empty file?)")
+                report.warnings.append(say(f"{e.label}: no text found in it (empty file?)",
+                                           f"{e.label}: 텍스트를 찾지 못했습니다 (빈 파일인가요?)"))
     if hf and hf.name and (not limit or n < limit):
         try:
             yield from emit(f"hf:{hf.name}", _hf_texts(hf, report, limit and limit - n))
         except Refused as err:
-            report.refuse(f"hf:{hf.name}", str(err), err.code)
+            report.refuse(f"hf:{hf.name}", err.text, err.code)
         report.bytes_done += 1
+
+
+_EMPTY = say("it is empty (0 bytes)", "빈 파일입니다 (0바이트)")
+
+
+def _cannot_read(err: BaseException) -> Text:
+    return say(f"it cannot be read ({err})", f"읽을 수 없습니다 ({err})")
 
 
 def _zip_docs(e: _Entry, reader: _Reader, emit, report: LoadReport) -> Iterator[Doc]:
     try:
         zf = zipfile.ZipFile(e.path)
     except (zipfile.BadZipFile, OSError) as err:
-        report.refuse(e.label, f"it is not a readable zip archive ({err})", "unreadable")
+        report.refuse(e.label, say(f"it is not a readable zip archive ({err})",
+                                   f"읽을 수 있는 zip 압축 파일이 아닙니다 ({err})"), "unreadable", path=str(e.path))
         return
     with zf:
         done = 0
@@ -494,26 +540,29 @@ def _zip_docs(e: _Entry, reader: _Reader, emit, report: LoadReport) -> Iterator[
             if info.is_dir() or info.filename.startswith("__MACOSX/") or PurePosixPath(info.filename).name.startswith("."):
                 continue
             label = f"{e.label}/{info.filename}"
+            where = f"{e.path}/{info.filename}"
             ext = _ext(info.filename)
             if ext == ".zip":
-                report.refuse(label, "nested zip archives are not read: unpack it first", "nested")
+                report.refuse(label, say("nested zip archives are not read: unpack it first",
+                                         "zip 안의 zip은 읽지 않습니다: 먼저 압축을 푸세요"), "nested", path=where)
                 continue
             if ext not in SUPPORTED:
-                report.refuse(label, f"unsupported file type '{ext}'", "unsupported")
+                report.refuse(label, _unsupported(ext), "unsupported", path=where)
                 continue
             if info.flag_bits & 0x1:
-                report.refuse(label, "it is encrypted (password-protected zip)", "encrypted")
+                report.refuse(label, say("it is encrypted (password-protected zip)",
+                                         "암호가 걸려 있습니다 (암호로 보호된 zip)"), "encrypted", path=where)
                 continue
             if info.file_size == 0:
-                report.refuse(label, "it is empty (0 bytes)", "empty")
+                report.refuse(label, _EMPTY, "empty", path=where)
                 continue
             try:
                 yield from emit(label, _split_units(reader.read(label, info.filename, lambda i=info: zf.open(i),
                                                                 info.file_size), reader.unit, info.filename))
             except Refused as err:
-                report.refuse(label, str(err), err.code)
+                report.refuse(label, err.text, err.code, path=where)
             except (OSError, EOFError, zipfile.BadZipFile, RuntimeError) as err:
-                report.refuse(label, f"it cannot be read ({err})", "unreadable")
+                report.refuse(label, _cannot_read(err), "unreadable", path=where)
             done += info.compress_size
             report._current = (lambda d=done: d)
         report._current = None
@@ -539,14 +588,17 @@ def _hf_texts(hf: HFSource, report: LoadReport, limit: int) -> Iterator[str]:
     try:
         import datasets
     except ImportError:
-        raise Refused("the 'datasets' package is not installed: pip install datasets", "hf_error") from None
+        raise Refused(say("the 'datasets' package is not installed: pip install datasets",
+                          "'datasets' 패키지가 설치되어 있지 않습니다: pip install datasets"), "hf_error") from None
     p = Path(hf.name).expanduser()
     try:
         if p.is_dir() and ((p / "state.json").exists() or (p / "dataset_dict.json").exists()):
             ds = datasets.load_from_disk(str(p))
             if isinstance(ds, datasets.DatasetDict):
                 if hf.split not in ds:
-                    raise Refused(f"it has no split '{hf.split}'; its splits are: {', '.join(ds)}", "no_field")
+                    listed = ", ".join(ds)
+                    raise Refused(say(f"it has no split '{hf.split}'; its splits are: {listed}",
+                                      f"분할(split) '{hf.split}'이(가) 없습니다. 있는 분할: {listed}"), "no_field")
                 ds = ds[hf.split]
             rows = ds.to_iterable_dataset()
             columns = list(ds.column_names)
@@ -560,7 +612,9 @@ def _hf_texts(hf: HFSource, report: LoadReport, limit: int) -> Iterator[str]:
         raise Refused(*_hf_message(hf, e)) from None
     col = hf.text_column
     if col and columns and col not in columns:
-        raise Refused(f"it has no column '{col}'; its columns are: {', '.join(columns)}", "no_field")
+        listed = ", ".join(columns)
+        raise Refused(say(f"it has no column '{col}'; its columns are: {listed}",
+                          f"'{col}' 열이 없습니다. 있는 열: {listed}"), "no_field")
     rec = {"source": f"hf:{hf.name}", "encoding": "datasets", "docs": 0}
     report.files.append(rec)
     cap = min(hf.max_rows or 10**12, limit or 10**12)
@@ -570,7 +624,9 @@ def _hf_texts(hf: HFSource, report: LoadReport, limit: int) -> Iterator[str]:
                 col = _pick_field(list(row), "", "column", hf.name) or next(
                     (k for k, v in row.items() if isinstance(v, str)), "")
                 if not col:
-                    raise Refused(f"no text column found; its columns are: {', '.join(row)}", "no_field")
+                    listed = ", ".join(row)
+                    raise Refused(say(f"no text column found; its columns are: {listed}",
+                                      f"텍스트 열을 찾지 못했습니다. 있는 열: {listed}"), "no_field")
                 rec["field"] = col
             v = row.get(col)
             if isinstance(v, str):
@@ -584,14 +640,19 @@ def _hf_texts(hf: HFSource, report: LoadReport, limit: int) -> Iterator[str]:
         raise Refused(*_hf_message(hf, e)) from None
 
 
-def _hf_message(hf: HFSource, e: Exception) -> tuple[str, str]:
+def _hf_message(hf: HFSource, e: Exception) -> tuple[Text, str]:
     text = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:400]
     offline = os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True") or \
         os.environ.get("HF_DATASETS_OFFLINE") in ("1", "true", "True") or \
         any(w in text for w in ("Connection", "offline", "Offline", "resolve", "Max retries", "NameResolution"))
     if offline:
-        return (f"could not load '{hf.name}' from the Hugging Face Hub: this machine is offline ({text}). "
-                "On a connected machine run datasets.load_dataset(...).save_to_disk(FOLDER), copy the folder "
-                "here and give its path as the dataset name.", "hf_offline")
-    return f"could not load '{hf.name}' (config '{hf.config or '-'}', split '{hf.split}'): {text}", "hf_error"
+        return (say(f"could not load '{hf.name}' from the Hugging Face Hub: this machine is offline ({text}). "
+                    "On a connected machine run datasets.load_dataset(...).save_to_disk(FOLDER), copy the folder "
+                    "here and give its path as the dataset name.",
+                    f"Hugging Face Hub에서 '{hf.name}'을(를) 불러오지 못했습니다: 이 컴퓨터는 인터넷에 연결되어 있지 "
+                    f"않습니다 ({text}). 인터넷이 되는 컴퓨터에서 datasets.load_dataset(...).save_to_disk(FOLDER)를 "
+                    "실행하고, 그 폴더를 이 컴퓨터로 복사한 뒤 그 경로를 데이터셋 이름으로 입력하세요."), "hf_offline")
+    return (say(f"could not load '{hf.name}' (config '{hf.config or '-'}', split '{hf.split}'): {text}",
+                f"'{hf.name}'을(를) 불러오지 못했습니다 (구성 '{hf.config or '-'}', 분할 '{hf.split}'): {text}"),
+            "hf_error")
 

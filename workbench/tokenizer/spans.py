@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 
 from workbench.errors import UserError
+from workbench.i18n import say
 
 from .backends import BYTE, NORMAL, SPECIAL, UNK, Backend, BackendCache, Encoded
 from .metrics import word_spans
@@ -49,7 +50,7 @@ def segment(backend: Backend, text: str) -> Segmentation:
         decoded = backend.decode(enc, text)
     except Exception as e:  # noqa: BLE001 - a decoder that fails is reported, not fatal
         decoded = None
-        seg.error = f"decode failed: {type(e).__name__}: {e}"
+        seg.error = say(f"decode failed: {type(e).__name__}: {e}", f"디코딩 실패: {type(e).__name__}: {e}")
     seg.decoded = decoded
     if decoded is None:
         seg.roundtrip = "n/a"
@@ -123,7 +124,7 @@ def segment_all(specs: list[str], text: str, cache: BackendCache, ws=None) -> li
         try:
             out.append(segment(cache.get(spec, ws), text))
         except UserError as e:
-            out.append(Segmentation(spec, "error", error=str(e), roundtrip="n/a"))
+            out.append(Segmentation(spec, "error", error=e.text, roundtrip="n/a"))
     return out
 
 

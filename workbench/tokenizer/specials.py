@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.config import StageConfig, param
+from workbench.i18n import say
 
 
 @dataclass
@@ -53,19 +54,27 @@ class Specials(StageConfig):
         seen: dict[str, str] = {}
         for fname, tok in names:
             if not tok or not tok.strip():
-                out.append((fname, "is empty: every special token needs its own text, e.g. <pad>"))
+                out.append((fname, say("is empty: every special token needs its own text, e.g. <pad>",
+                                       "비어 있습니다: 특수 토큰마다 고유한 글자가 있어야 합니다 (예: <pad>)")))
                 continue
             if any(c.isspace() or c in "'\\{}" for c in tok):
-                out.append((fname, f"{tok!r} contains whitespace, a quote, a backslash or a brace: special tokens must be one plain piece, "
-                                   "e.g. <|im_end|>"))
+                out.append((fname, say(f"{tok!r} contains whitespace, a quote, a backslash or a brace: special tokens "
+                                       "must be one plain piece, e.g. <|im_end|>",
+                                       f"{tok!r}에 공백, 따옴표, 역슬래시 또는 중괄호가 들어 있습니다: 특수 토큰은 "
+                                       "하나의 단순한 조각이어야 합니다 (예: <|im_end|>)")))
             if tok in seen:
-                out.append((fname, f"{tok!r} is the same as {seen[tok]}: special tokens must all differ "
-                                   "(eos separates documents and pad is masked out, so pad = eos would hide eos)"))
+                out.append((fname, say(f"{tok!r} is the same as {seen[tok]}: special tokens must all differ "
+                                       "(eos separates documents and pad is masked out, so pad = eos would hide eos)",
+                                       f"{tok!r}이(가) {seen[tok]}과(와) 같습니다: 특수 토큰은 모두 달라야 합니다 "
+                                       "(eos는 문서를 구분하고 pad는 손실 계산에서 가려지므로, pad = eos이면 eos도 "
+                                       "가려집니다)")))
             else:
                 seen[tok] = fname
             if len(tok) < 3 or tok.isalnum():
-                out.append((fname, f"{tok!r} looks like ordinary text and would be cut out of every sentence that "
-                                   "contains it: use a marked form such as <pad> or <|im_end|>"))
+                out.append((fname, say(f"{tok!r} looks like ordinary text and would be cut out of every sentence "
+                                       "that contains it: use a marked form such as <pad> or <|im_end|>",
+                                       f"{tok!r}은(는) 보통 글자처럼 보여서, 이것이 들어간 모든 문장에서 떼어져 "
+                                       "나옵니다: <pad>나 <|im_end|>처럼 표시가 있는 형태를 쓰세요")))
         return out
 
 

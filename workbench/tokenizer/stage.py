@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from workbench.config import StageConfig, param, section
 from workbench.errors import UserError
+from workbench.i18n import say
 from workbench.stages import Stage
 
 from .specials import Specials
@@ -62,27 +63,38 @@ class TokenizerConfig(StageConfig):
         from state.names import NameError_, check_name
         errors = []
         if not self.corpus.strip():
-            errors.append(("corpus", "is empty: pick a corpus artifact, or give a text file or folder path "
-                                     "(konlpy:kolaw works offline)"))
+            errors.append(("corpus", say("is empty: pick a corpus artifact, or give a text file or folder path "
+                                         "(konlpy:kolaw works offline)",
+                                         "비어 있습니다: 말뭉치 산출물을 고르거나 텍스트 파일·폴더 경로를 주세요 "
+                                         "(konlpy:kolaw는 인터넷 없이도 됩니다)")))
         try:
             check_name(self.name, "tokenizer name")
         except NameError_ as e:
-            errors.append(("name", str(e)))
+            errors.append(("name", e.text))
         errors.extend(self.special_tokens.problems())
         n_special = len(self.special_tokens.ordered)
         floor = n_special + (256 if self.algorithm in BYTE_FALLBACK or self.algorithm == "hf-bpe-byte" else 0) + 2
         for fname, v in [("vocab_size", self.vocab_size)] + [(f"sweep[{i}]", s) for i, s in enumerate(self.sweep)]:
             if v < floor:
-                errors.append((fname, f"{v} is smaller than the alphabet plus special tokens: {self.algorithm} needs "
-                                      f"at least {floor} ({n_special} special tokens"
-                                      + (" + 256 bytes" if floor > n_special + 2 else "") + " + characters): raise it"))
+                with_bytes = floor > n_special + 2
+                errors.append((fname, say(f"{v} is smaller than the alphabet plus special tokens: {self.algorithm} "
+                                          f"needs at least {floor} ({n_special} special tokens"
+                                          + (" + 256 bytes" if with_bytes else "") + " + characters): raise it",
+                                          f"{v}은(는) 문자 집합과 특수 토큰을 합한 것보다 작습니다: {self.algorithm}에는 "
+                                          f"최소 {floor}이(가) 필요합니다 (특수 토큰 {n_special}개"
+                                          + (" + 바이트 256개" if with_bytes else "") + " + 문자): 값을 높이세요")))
         if self.pre_tokenization == "none" and self.algorithm not in ("hf-unigram", "spm-bpe", "spm-unigram"):
-            errors.append(("pre_tokenization", "'none' (pieces across spaces) is for hf-unigram and spm-*: BPE and "
-                                               "WordPiece over whole lines are very slow; choose whitespace"))
+            errors.append(("pre_tokenization", say("'none' (pieces across spaces) is for hf-unigram and spm-*: BPE and "
+                                                   "WordPiece over whole lines are very slow; choose whitespace",
+                                                   "'none'(띄어쓰기를 넘나드는 조각)은 hf-unigram과 spm-*용입니다: 줄 "
+                                                   "전체에 BPE나 WordPiece를 학습하면 매우 느립니다. whitespace를 고르세요")))
         if self.pre_tokenization == "kiwi" and self.algorithm == "hf-wordpiece":
-            errors.append(("pre_tokenization", "kiwi does not fit WordPiece (it marks word-inner pieces with ##, so "
-                                               "morphemes learned apart would not match at run time): use a BPE, "
-                                               "Unigram or spm-* algorithm"))
+            errors.append(("pre_tokenization", say("kiwi does not fit WordPiece (it marks word-inner pieces with ##, so "
+                                                   "morphemes learned apart would not match at run time): use a BPE, "
+                                                   "Unigram or spm-* algorithm",
+                                                   "kiwi는 WordPiece와 맞지 않습니다 (WordPiece는 어절 안쪽 조각에 ##를 "
+                                                   "붙이므로, 따로 학습한 형태소가 실제로 쓸 때 맞지 않습니다): BPE, "
+                                                   "Unigram 또는 spm-* 알고리즘을 쓰세요")))
         return errors
 
     def settings(self) -> Settings:
@@ -109,7 +121,8 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
 
     ws = ctx.ws
     if ws is not None and not cfg.overwrite and ws.store.get_artifact(kind="tokenizer", name=cfg.name) is not None:
-        raise UserError(f"a tokenizer named '{cfg.name}' already exists: choose another name, or allow overwriting.")
+        raise UserError(f"a tokenizer named '{cfg.name}' already exists: choose another name, or allow overwriting.",
+                        ko=f"'{cfg.name}' 이름의 토크나이저가 이미 있습니다: 다른 이름을 고르거나 덮어쓰기를 허용하세요.")
     st = cfg.settings()
     source = resolve_source(cfg.corpus, ws)
     stop = lambda: ctx.should_stop  # noqa: E731
@@ -125,13 +138,17 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
 
     sizes = sorted(set(cfg.sweep) | {cfg.vocab_size})
     read_share = 0.4 if st.pre_tokenization == "kiwi" else 0.15
-    ctx.progress(0, 1, f"reading {source.label}")
+    ctx.progress(0, 1, say(f"reading {source.label}", f"{source.label} 읽는 중"))
 
-    what = f"reading {source.label}" + (" and marking Kiwi morpheme boundaries" if st.pre_tokenization == "kiwi" else "")
+    if st.pre_tokenization == "kiwi":
+        what = say(f"reading {source.label} and marking Kiwi morpheme boundaries",
+                   f"{source.label} 읽고 Kiwi 형태소 경계를 표시하는 중")
+    else:
+        what = say(f"reading {source.label}", f"{source.label} 읽는 중")
 
     def reading(done, total):
         frac = min(1.0, done / total) if total else 0.0
-        ctx.progress(read_share * frac, 1, f"{what}: {frac:.0%}")
+        ctx.progress(read_share * frac, 1, what + f": {frac:.0%}")
 
     prep = prepare(source, st, workdir, max_texts=cfg.max_texts or None, holdout_every=holdout_every,
                    holdout_max=HOLDOUT_MAX, progress=reading, should_stop=stop)
@@ -151,11 +168,13 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
     span = (0.95 - read_share) / len(sizes)
     for k, size in enumerate(sizes):
         base = read_share + k * span
-        label = f"training {st.algorithm} with {size:,} pieces ({k + 1}/{len(sizes)})"
+        label = say(f"training {st.algorithm} with {size:,} pieces ({k + 1}/{len(sizes)})",
+                    f"{st.algorithm} 학습 중: 어휘 {size:,}개 ({k + 1}/{len(sizes)})")
         ctx.progress(base, 1, label)
         t0 = time.perf_counter()
         tok = run_interruptible(lambda: train(st, prep, size, workdir), stop,
-                                tick=lambda s: ctx.progress(base, 1, f"{label}: {s:.0f} s"))
+                                tick=lambda s: ctx.progress(base, 1, say("{label}: {s:.0f} s", "{label}: {s:.0f}초",
+                                                                         label=label, s=s)))
         seconds = time.perf_counter() - t0
         fast = to_transformers(tok, st)
         row = {"vocab_size": size, "actual_vocab_size": len(fast), "train_seconds": round(seconds, 2)}
@@ -168,9 +187,10 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
         sweep_rows.append(row)
         if size == cfg.vocab_size:
             final, train_seconds = fast, seconds
-        ctx.progress(base + span, 1, f"{label}: done in {seconds:.1f} s")
+        ctx.progress(base + span, 1, say("{label}: done in {t:.1f} s", "{label}: {t:.1f}초 만에 완료",
+                                         label=label, t=seconds))
 
-    ctx.progress(0.96, 1, "saving")
+    ctx.progress(0.96, 1, say("saving", "저장 중"))
     main_row = next(r for r in sweep_rows if r["vocab_size"] == cfg.vocab_size)
     library = "sentencepiece" if st.algorithm.startswith("spm-") else "tokenizers"
     import importlib.metadata as md
@@ -214,7 +234,8 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
         parents = [source.artifact_id] if source.artifact_id else []
         art_id = ctx.publish(staging, "tokenizer", cfg.name, parents=parents, meta=meta, overwrite=cfg.overwrite)
         path = ws.artifact_dir("tokenizer", cfg.name)
-    ctx.progress(1, 1, f"saved tokenizer '{cfg.name}' ({len(final):,} pieces)")
+    ctx.progress(1, 1, say(f"saved tokenizer '{cfg.name}' ({len(final):,} pieces)",
+                           f"토크나이저 '{cfg.name}' 저장 완료 (어휘 {len(final):,}개)"))
     return {"artifact": art_id, "name": cfg.name, "path": str(path), "algorithm": st.algorithm,
             "vocab_size": len(final), "train_seconds": round(train_seconds, 2), "read_seconds": round(prep.seconds, 2),
             "heldout_texts": len(heldout), "heldout_fertility": main_row.get("fertility"),

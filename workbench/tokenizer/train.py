@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from workbench.errors import UserError
+from workbench.i18n import Text, say
 
 from .sources import TextSource
 from .specials import Specials, chat_template
@@ -125,7 +126,9 @@ def prepare(source: TextSource, st: Settings, workdir: Path, *, max_texts: int |
     out.seconds = time.perf_counter() - t0
     if out.lines == 0 or out.chars == 0:
         raise UserError(f"the corpus '{source.label}' holds no text (0 non-empty lines): pick a corpus with text, "
-                        "or check the file/folder path and its format.")
+                        "or check the file/folder path and its format.",
+                        ko=f"말뭉치 '{source.label}'에 글이 없습니다 (비어 있지 않은 줄 0개): 글이 있는 말뭉치를 "
+                           "고르거나, 파일·폴더 경로와 형식을 확인하세요.")
     return out
 
 
@@ -181,29 +184,41 @@ def _kiwi_marked(lines, batch: int = 2000):
         yield from flush()
 
 
-def min_vocab_size(st: Settings, prep: Prepared) -> tuple[int, str]:
+def min_vocab_size(st: Settings, prep: Prepared) -> tuple[int, Text]:
     """The smallest vocabulary the algorithm can build on this text, and what it is made of."""
     n_special = len(st.specials.ordered)
+    cov = st.character_coverage
     if st.algorithm == "hf-bpe-byte":
-        return n_special + 256, f"{n_special} special tokens + 256 byte symbols"
+        return n_special + 256, say(f"{n_special} special tokens + 256 byte symbols",
+                                    f"특수 토큰 {n_special}개 + 바이트 기호 256개")
     if st.algorithm == "hf-unigram":
-        alpha = len(prep.alphabet(st.character_coverage)) + 1  # rare characters are cut out (see below)
-        return n_special + 256 + alpha, (f"{n_special} special tokens + 256 byte pieces + {alpha} characters "
-                                         f"(coverage {st.character_coverage})")
-    alpha = len(prep.alphabet(st.character_coverage)) + 1  # + ▁ (the space mark)
+        alpha = len(prep.alphabet(cov)) + 1  # rare characters are cut out (see below)
+        return n_special + 256 + alpha, say(f"{n_special} special tokens + 256 byte pieces + {alpha} characters "
+                                            f"(coverage {cov})",
+                                            f"특수 토큰 {n_special}개 + 바이트 조각 256개 + 문자 {alpha}개 "
+                                            f"(문자 커버리지 {cov})")
+    alpha = len(prep.alphabet(cov)) + 1  # + ▁ (the space mark)
     if st.algorithm == "hf-wordpiece":
         # WordPiece keeps every character twice: word-initial and as a ##continuation.
-        return n_special + 2 * alpha, f"{n_special} special tokens + {alpha} characters x 2 (word start and ##)"
-    return n_special + 256 + alpha, (f"{n_special} special tokens + 256 byte pieces + {alpha} characters "
-                                     f"(coverage {st.character_coverage})")
+        return n_special + 2 * alpha, say(f"{n_special} special tokens + {alpha} characters x 2 (word start and ##)",
+                                          f"특수 토큰 {n_special}개 + 문자 {alpha}개 x 2 (어절 첫머리와 ##)")
+    return n_special + 256 + alpha, say(f"{n_special} special tokens + 256 byte pieces + {alpha} characters "
+                                        f"(coverage {cov})",
+                                        f"특수 토큰 {n_special}개 + 바이트 조각 256개 + 문자 {alpha}개 "
+                                        f"(문자 커버리지 {cov})")
 
 
 def check_vocab_size(st: Settings, prep: Prepared, vocab_size: int, field_name: str = "vocab_size") -> None:
     need, what = min_vocab_size(st, prep)
     if vocab_size < need:
-        raise UserError(f"{field_name} {vocab_size} is smaller than the alphabet plus special tokens of this corpus "
-                        f"({need}: {what}): raise {field_name} to at least {need}"
-                        + (", or lower character_coverage" if st.algorithm != "hf-bpe-byte" else "") + ".")
+        lower = st.algorithm != "hf-bpe-byte"
+        raise UserError(say("{f} {v} is smaller than the alphabet plus special tokens of this corpus "
+                            "({need}: {what}): raise {f} to at least {need}"
+                            + (", or lower character_coverage" if lower else "") + ".",
+                            "{f} {v}은(는) 이 말뭉치의 문자 집합과 특수 토큰을 합한 것보다 작습니다 "
+                            "({need}: {what}): {f}을(를) {need} 이상으로 높이세요"
+                            + (". 또는 character_coverage를 낮추세요" if lower else "") + ".",
+                            f=field_name, v=vocab_size, need=need, what=what))
 
 
 # -- Hugging Face tokenizers ------------------------------------------------------------------------
@@ -355,8 +370,11 @@ def train_spm(st: Settings, prep: Prepared, vocab_size: int, workdir: Path):
     except RuntimeError as e:
         msg = str(e)
         if "Vocabulary size" in msg or "vocab_size" in msg:
-            raise UserError(f"SentencePiece cannot build {vocab_size} pieces from this corpus ({msg.strip()[:300]}): "
-                            "lower vocab_size (the corpus is too small for it) or raise character_coverage.") from None
+            why = msg.strip()[:300]
+            raise UserError(f"SentencePiece cannot build {vocab_size} pieces from this corpus ({why}): "
+                            "lower vocab_size (the corpus is too small for it) or raise character_coverage.",
+                            ko=f"SentencePiece가 이 말뭉치로 조각 {vocab_size}개를 만들 수 없습니다 ({why}): "
+                               "vocab_size를 낮추거나(말뭉치가 그 크기에 비해 작습니다) character_coverage를 높이세요.") from None
         raise
     return spm_to_tokenizers(str(prefix) + ".model", st)
 
