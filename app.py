@@ -12,20 +12,26 @@ import os
 import socket
 import sys
 
-# Lifecycle order. A stage tab is listed here only once it works.
-TABS: list[tuple[str, tuple[str, str]]] = [
-    ("tabs.corpus_tab", ("1. 말뭉치", "1. Corpus")),
-    ("tabs.tokenizer_tab", ("2. 토크나이저", "2. Tokenizer")),
-    ("tabs.arch_tab", ("3. 아키텍처", "3. Architecture")),
-    ("tabs.pretrain_tab", ("4. 사전학습", "4. Pretrain")),
-    ("tabs.chat_tab", ("9. 채팅", "9. Chat")),
-    ("tabs.runs_tab", ("실행 기록", "Runs")),
+# Lifecycle order. A stage tab is listed here only once it works; stage tabs are numbered by what is there
+# (so no gap shows for stages still to come: COMING says what they will do).
+TABS: list[tuple[str, tuple[str, str], bool]] = [  # (module, (ko, en), is a lifecycle stage)
+    ("tabs.corpus_tab", ("말뭉치", "Corpus"), True),
+    ("tabs.tokenizer_tab", ("토크나이저", "Tokenizer"), True),
+    ("tabs.arch_tab", ("아키텍처", "Architecture"), True),
+    ("tabs.pretrain_tab", ("사전학습", "Pretrain"), True),
+    ("tabs.chat_tab", ("채팅", "Chat"), True),
+    ("tabs.runs_tab", ("실행 기록", "Runs"), False),
 ]
+COMING = ("준비 중인 단계: 미세조정(LoRA·DoRA·WaveFT·QLoRA), 평가(KLUE·NSMC·퍼플렉서티), 최적화(양자화), "
+          "정렬(DPO), 파이프라인(한 번에 전체 실행).",
+          "Stages still to come: fine-tuning (LoRA, DoRA, WaveFT, QLoRA), evaluation (KLUE, NSMC, perplexity), "
+          "optimization (quantization), alignment (DPO), and a pipeline that runs them all.")
 
 # Extra tabs from the environment, "module:Korean label:English label;..." (plugins, and test fixtures).
 for _item in filter(None, os.environ.get("WORKBENCH_EXTRA_TABS", "").split(";")):
     _mod, _ko, _en = _item.split(":")
-    TABS.insert(-1, (_mod, (_ko, _en)))
+    TABS.insert(-1, (_mod, (_ko, _en), False))
+
 
 CSS = """
 .wb-badge {color: white; padding: 1px 8px; border-radius: 8px; font-size: 0.85em; margin: 0 4px;}
@@ -81,14 +87,19 @@ def build_app(ctx):
                 ui.lang_box = gr.Radio([("한국어", "ko"), ("English", "en")], value=ui.lang, label=ui.t("language"),
                                        elem_id="wb-lang")
                 ui.reg(ui.lang_box, label="language")
+        ui.reg(gr.Markdown(pick(COMING, ui.lang), elem_id="wb-coming"), value=COMING)
         with gr.Tabs():
-            for module, label in TABS:
+            number = 0
+            for module, label, is_stage in TABS:
                 try:
                     mod = importlib.import_module(module)
                 except ModuleNotFoundError as e:
                     if e.name == module:
                         continue  # this stage's tab is not built yet
                     raise
+                if is_stage:
+                    number += 1
+                    label = (f"{number}. {label[0]}", f"{number}. {label[1]}")
                 with gr.Tab(pick(label, ui.lang), id=module.split(".")[-1]) as tab:
                     on_open = mod.build(ctx)
                 ui.reg(tab, label=label)
@@ -113,9 +124,11 @@ def main(argv=None) -> int:
 
     from state import Workspace
     from tabs.components import AppContext
+    from workbench.runtime import quiet_third_party
     from tabs.i18n import UI
     from workbench.jobs import JobManager
 
+    quiet_third_party()
     ws = Workspace(args.workspace)
     jobs = JobManager(ws).start()
     ctx = AppContext(ws=ws, jobs=jobs, ui=UI(args.lang))

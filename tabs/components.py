@@ -14,7 +14,7 @@ import gradio as gr
 
 from state import Run, Workspace
 
-from .i18n import UI, tr
+from .i18n import UI, pick, tr
 from .plots import metrics_figure
 
 STATUS_COLOR = {"queued": "#888", "running": "#1f77b4", "succeeded": "#2ca02c", "failed": "#d62728",
@@ -67,10 +67,10 @@ def run_header_html(store, run: Run | None, lang: str) -> str:
         eta_txt = f" · {tr('eta', lang, eta=fmt_seconds(eta))}" if eta is not None else ""
         out += (f"<div class='wb-progress'><progress max='1' value='{f:.4f}'></progress> "
                 f"{f * 100:.0f}%{eta_txt}</div>")
-    if run.progress_msg:
-        out += f"<div class='wb-msg'>{html.escape(run.progress_msg)}</div>"
+    if run.progress_msg:  # engine messages carry both wordings (state.i18n.Text): shown in the person's language
+        out += f"<div class='wb-msg'>{html.escape(pick(run.progress_msg, lang))}</div>"
     if run.error and run.status in ("failed", "stopped", "interrupted"):
-        out += f"<pre class='wb-error'>{html.escape(run.error[-3000:])}</pre>"
+        out += f"<pre class='wb-error'>{html.escape(pick(run.error, lang)[-3000:])}</pre>"
     return f"<div class='wb-run' data-status='{run.status}'>{out}</div>"
 
 
@@ -166,7 +166,8 @@ def artifact_choices(store, kind: str | list[str]) -> list[tuple[str, str]]:
 def artifact_picker(ctx: AppContext, kind: str | list[str], label: tuple[str, str], *, multiselect: bool = False,
                     info: tuple[str, str] | None = None, optional: bool = False, **kw) -> gr.Dropdown:
     """A dropdown of artifacts of some kind(s), newest first; its value is the artifact id (a string).
-    optional: start empty instead of on the newest artifact."""
+    optional: start empty instead of on the newest artifact. For a picker that fills a config field, pass
+    `**forms.field_texts(Config.field_info("corpus"))` as label and info: the config holds the words."""
     choices = artifact_choices(ctx.store, kind)
     value = [] if multiselect else (None if optional or not choices else choices[0][1])
     dd = gr.Dropdown(choices=choices, value=value, label=ctx.ui.text(label), multiselect=multiselect,

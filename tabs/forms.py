@@ -80,6 +80,22 @@ class ConfigForm:
         # section): keep infos in widget order so `components` and `to_config` values line up.
         by_path = {fi.path: fi for fi in infos}
         self.infos = [by_path[p] for p in self.widgets]
+        self._wire_visibility(cfg)
+
+    def _wire_visibility(self, cfg: StageConfig) -> None:
+        """Fields the config declares `visible_when=(other, values)` show only while `other` has one of the
+        values: set at build from the defaults, and followed when the person changes `other` in this form."""
+        ruled: dict[str, list[FieldInfo]] = {}
+        for fi in self.infos:
+            rule = fi.meta.get("visible_when")
+            if rule and rule[0] in self.widgets:
+                ruled.setdefault(rule[0], []).append(fi)
+                self.widgets[fi.path].visible = fi.visible({rule[0]: cfg.get(rule[0])})
+        for other, fis in ruled.items():
+            def follow(value, fis=fis, other=other):
+                return [gr.update(visible=fi.visible({other: value})) for fi in fis]
+            self.widgets[other].change(follow, [self.widgets[other]], [self.widgets[fi.path] for fi in fis],
+                                       queue=False, show_progress="hidden")
 
     def _group(self, fis: list[FieldInfo], cfg: StageConfig, lang: str, columns: int) -> None:
         """Plain fields in a grid; fields marked advanced folded into an accordion of their own."""
@@ -108,11 +124,7 @@ class ConfigForm:
             with gr.Row():
                 for fi in fis[i:i + columns]:
                     w = _widget(fi, cfg.get(fi.path), lang)
-                    attrs = {"label": (fi.meta.get("ko", fi.path), fi.meta.get("en", fi.path))}
-                    if fi.meta.get("help_ko") or fi.meta.get("help_en"):
-                        attrs["info"] = (fi.meta.get("help_ko") or fi.meta.get("help_en"),
-                                         fi.meta.get("help_en") or fi.meta.get("help_ko"))
-                    self.ctx.ui.reg(w, **attrs)
+                    self.ctx.ui.reg(w, **field_texts(fi))
                     self.widgets[fi.path] = w
 
     @property
@@ -145,6 +157,15 @@ class ConfigForm:
         return out
 
 
+def field_texts(fi: FieldInfo) -> dict[str, tuple[str, str]]:
+    """The (ko, en) label and help of a config field, to register a widget built from it (or by hand, e.g. an
+    artifact picker for a config field) with the language switch: the config holds the words, once."""
+    out = {"label": fi.pair("label")}
+    if fi.meta.get("help_ko") or fi.meta.get("help_en"):
+        out["info"] = fi.pair("help")
+    return out
+
+
 def config_error_markdown(e: ConfigError, lang: str) -> str:
-    head = "**설정을 확인하세요:**" if lang == "ko" else "**Please fix the settings:**"
-    return head + "\n" + "\n".join(f"- `{f}`: {m}" if f else f"- {m}" for f, m in e.errors)
+    from .launch import error_markdown
+    return error_markdown(e, lang)

@@ -10,6 +10,8 @@ from typing import Any
 
 import gradio as gr
 
+from state.i18n import Text, pick, say  # the one helper for (ko, en) pairs and engine Texts  # noqa: F401
+
 LANGS = ("ko", "en")
 
 # Shared strings: key -> (ko, en). Tab-specific strings live with their tab.
@@ -49,15 +51,11 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 
 def tr(key: str, lang: str, **kw) -> str:
-    ko, en = STRINGS.get(key, (key, key))
-    s = ko if lang == "ko" else en
+    """A shared string by key, in `lang`, with {fields} filled."""
+    s = pick(STRINGS.get(key, (key, key)), lang)
     return s.format(**kw) if kw else s
 
 
-def pick(pair: tuple[str, str] | str, lang: str) -> str:
-    if isinstance(pair, str):
-        return pair
-    return pair[0] if lang == "ko" else pair[1]
 
 
 class UI:

@@ -34,6 +34,16 @@ def error_markdown(e: BaseException | Text | str, lang: str) -> str:
     return f"<span class='wb-err'>{html.escape(pick(text, lang))}</span>"
 
 
+def build_config(build: Callable[[], Any], lang: str) -> tuple[Any, str]:
+    """(validated config, "") or (None, the problem as markdown in `lang`): for a preview, or before a launch."""
+    from workbench.config import ConfigError
+    from workbench.errors import UserError
+    try:
+        return build().validate(), ""
+    except (ConfigError, UserError) as e:
+        return None, error_markdown(e, lang)
+
+
 @dataclass
 class Launch:
     """What a launch did: a run id (None when nothing started), a message in the person's language, the
@@ -59,9 +69,10 @@ def launch(ctx: AppContext, stage: str, build: Callable[[], Any], lang: str, *,
     in_process: True, or a function of the validated config (e.g. "small enough to run here")."""
     from workbench.config import ConfigError
     from workbench.errors import UserError
+    cfg, problem = build_config(build, lang)
+    if cfg is None:
+        return Launch(None, problem)
     try:
-        cfg = build()
-        cfg.validate()
         here = in_process(cfg) if callable(in_process) else in_process
         if here:
             from workbench.runs import run_in_process

@@ -6,8 +6,9 @@ import shlex
 import gradio as gr
 
 from .components import AppContext, JobPanel, artifact_picker, refresh_picker
-from .forms import ConfigForm, config_error_markdown
+from .forms import ConfigForm, field_texts
 from .i18n import pick, tr
+from .launch import build_config, launch
 from .plots import metrics_figure
 
 T = {
@@ -16,10 +17,6 @@ T = {
               "Pick a corpus, a tokenizer and an architecture and train a Korean language model from scratch. "
               "Training runs in its own process (closing the browser loses nothing); Stop saves a checkpoint and "
               "Resume continues it."),
-    "corpus": ("말뭉치 산출물", "Corpus artifact"),
-    "tokenizer": ("토크나이저 산출물", "Tokenizer artifact"),
-    "arch_art": ("아키텍처 산출물 (선택)", "Architecture artifact (optional)"),
-    "arch_info": ("비워 두면 아래 아키텍처 설정을 씁니다", "empty: the architecture settings below are used"),
     "arch": ("아키텍처", "Architecture"),
     "train": ("학습 설정", "Training settings"),
     "scale": ("장치와 분산 실행", "Devices and multi-process"),
@@ -66,9 +63,12 @@ def build(ctx: AppContext):
     ui = ctx.ui
     ui.reg(gr.Markdown(ui.text(T["intro"])), value=T["intro"])
     with gr.Row():
-        corpus = artifact_picker(ctx, "corpus", T["corpus"], elem_id="pt-corpus")
-        tokenizer = artifact_picker(ctx, "tokenizer", T["tokenizer"], elem_id="pt-tokenizer")
-        arch_art = artifact_picker(ctx, "arch", T["arch_art"], info=T["arch_info"], elem_id="pt-arch", optional=True)
+        # labels and help come from the config fields these pickers fill
+        corpus = artifact_picker(ctx, "corpus", **field_texts(PretrainConfig.field_info("corpus")), elem_id="pt-corpus")
+        tokenizer = artifact_picker(ctx, "tokenizer", **field_texts(PretrainConfig.field_info("tokenizer")),
+                                    elem_id="pt-tokenizer")
+        arch_art = artifact_picker(ctx, "arch", **field_texts(PretrainConfig.field_info("arch_artifact")),
+                                   elem_id="pt-arch", optional=True)
         refresh = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", scale=0), value=T["refresh"])
     with gr.Accordion(ui.text(T["arch"]), open=True) as acc_arch:
         arch_form = ConfigForm(ctx, PretrainConfig, include=ARCH_FIELDS, columns=4, flatten_sections=True)
@@ -98,20 +98,6 @@ def build(ctx: AppContext):
 
     n_arch, n_train = len(arch_form.components), len(train_form.components)
 
-    # Show the family-specific knobs only for the families that have them.
-    from workbench.arch.families import MOE
-    only_for = {"arch.experts": MOE, "arch.top_k": MOE, "arch.shared_experts": {"qwen2moe", "deepseekv3"},
-                "arch.kv_lora_rank": {"deepseekv3"}, "arch.state_size": {"mamba", "mamba2"}}
-    family_widgets = [arch_form.widgets[p] for p in only_for]
-
-    def on_family(family):
-        return [gr.update(visible=family in fams) for fams in only_for.values()]
-
-    arch_form.widgets["arch.family"].change(on_family, [arch_form.widgets["arch.family"]], family_widgets,
-                                            queue=False)
-    for path, fams in only_for.items():
-        arch_form.widgets[path].visible = PretrainConfig().arch.family in fams
-
     def make_cfg(corpus_id, tok_id, arch_id, values):
         a, t, s = values[:n_arch], values[n_arch:n_arch + n_train], values[n_arch + n_train:]
         cfg = PretrainConfig(corpus=corpus_id or "", tokenizer=tok_id or "", arch_artifact=arch_id or "")
@@ -120,14 +106,9 @@ def build(ctx: AppContext):
         return scale_form.to_config(s, base=cfg)
 
     def on_start(lang, corpus_id, tok_id, arch_id, *values):
-        from workbench.config import ConfigError
         if not corpus_id or not tok_id:
             return gr.skip(), pick(T["need_inputs"], lang)
-        try:
-            cfg = make_cfg(corpus_id, tok_id, arch_id, values)
-        except ConfigError as e:
-            return gr.skip(), config_error_markdown(e, lang)
-        return ctx.jobs.submit("pretrain", cfg), ""
+        return launch(ctx, "pretrain", lambda: make_cfg(corpus_id, tok_id, arch_id, values), lang).outputs()
 
     def on_resume(lang, run_id):
         run = panel.current(run_id)
@@ -136,11 +117,9 @@ def build(ctx: AppContext):
         return run.id, f"{run.id}: {ctx.jobs.resume(run.id)}"
 
     def on_preview(lang, corpus_id, tok_id, arch_id, *values):
-        from workbench.config import ConfigError
-        try:
-            cfg = make_cfg(corpus_id, tok_id, arch_id, values)
-        except ConfigError as e:
-            return gr.update(visible=False), config_error_markdown(e, lang)
+        cfg, problem = build_config(lambda: make_cfg(corpus_id, tok_id, arch_id, values), lang)
+        if cfg is None:
+            return gr.update(visible=False), problem
         return gr.update(value=preview_command(cfg), visible=True), ""
 
     all_inputs = [ui.lang_box, corpus, tokenizer, arch_art, *[c for f in forms for c in f.components]]

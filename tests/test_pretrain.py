@@ -1,6 +1,7 @@
 """Pretraining: a tiny real run end to end, stop and resume, DDP on two CPU processes, bad input."""
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -56,6 +57,9 @@ def test_tiny_run_makes_a_loadable_model_with_lineage(inputs):
     meta = json.loads((ws.artifact_dir("model", "tiny-lm") / "workbench.json").read_text())
     assert meta["arch"]["family"] == "llama" and meta["tokenizer"]["name"] == "tiny-bpe"
     assert ws.store.events(run.id, kind="sample"), "sample generations are recorded"
+    # third-party noise stays out of the job's log (peft, which the Trainer imports, imports bitsandbytes)
+    log = (ws.run_dir(run.id) / "log.txt").read_text(encoding="utf-8")
+    assert "gemm_4bit_forward" not in log and "gemm_4bit_forward" not in r.stderr
 
 
 def test_stop_then_resume_continues_the_same_curves(inputs):
@@ -157,6 +161,7 @@ def test_bad_input_is_refused_with_advice(inputs, extra, needle):
     with pytest.raises(UserError) as e:
         stage.run(cfg, RunContext(ws, rid, "pretrain"))
     assert needle in str(e.value)
+    assert re.search("[가-힣]", e.value.text.ko) and e.value.text.ko != str(e.value), "the message is also Korean"
 
 
 def test_failed_run_reports_error_json(inputs):
@@ -165,7 +170,8 @@ def test_failed_run_reports_error_json(inputs):
                 workspace=ws.root)
     out = last_json(r.stdout)
     assert r.returncode == 1 and out["status"] == "failed" and "vocab_size is 5" in out["error"]
-    assert ws.store.get_run(out["run_id"]).error == out["error"]
+    error = ws.store.get_run(out["run_id"]).error
+    assert error == out["error"] and re.search("[가-힣]", error.ko), "the store keeps the Korean wording too"
 
 
 def test_config_errors_name_the_field(tmp_path):

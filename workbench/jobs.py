@@ -27,6 +27,7 @@ from state import Workspace
 
 from . import runs, stages
 from .config import StageConfig
+from .i18n import say
 
 log = logging.getLogger("workbench.jobs")
 
@@ -112,10 +113,13 @@ class JobManager:
             if run.status == "running" and pid_alive(run.pid, run.pid_started):
                 continue  # e.g. a run started from a terminal, still going
             if run.status == "running":
-                reason = (f"interrupted: the app or the process running this job stopped while it was running "
-                          f"(process {run.pid} no longer exists). Resume or start it again.")
+                reason = say("interrupted: the app or the process running this job stopped while it was running "
+                             "(process {pid} no longer exists). Resume or start it again.",
+                             "중단됨: 작업이 도는 동안 앱이나 작업 프로세스가 멈췄습니다 (프로세스 {pid} 이(가) 더는 없습니다). "
+                             "이어서 학습하거나 다시 시작하세요.", pid=run.pid)
             else:
-                reason = "interrupted: the app stopped before this queued run started. Start it again."
+                reason = say("interrupted: the app stopped before this queued run started. Start it again.",
+                             "중단됨: 대기 중이던 실행이 시작되기 전에 앱이 멈췄습니다. 다시 시작하세요.")
             if self.store.finish_run(run.id, "interrupted", error=reason, only_if_active=True):
                 changed.append(run.id)
         return changed
@@ -135,7 +139,8 @@ class JobManager:
         if run is None:
             return "unknown run"
         if run.status == "queued":
-            if self.store.finish_run(run_id, "stopped", error="stopped before it started", only_if_active=True):
+            if self.store.finish_run(run_id, "stopped", error=say("stopped before it started", "시작 전에 중지됨"),
+                                     only_if_active=True):
                 return "removed from the queue"
             run = self.store.get_run(run_id)
         if run.status != "running":
@@ -198,7 +203,8 @@ class JobManager:
                                         cwd=PROJECT_ROOT, env=env, start_new_session=True)
             except OSError as e:
                 logf.close()
-                self.store.finish_run(run.id, "failed", error=f"could not start the job: {e}")
+                self.store.finish_run(run.id, "failed", error=say("could not start the job: {e}",
+                                                                  "작업을 시작할 수 없습니다: {e}", e=e))
                 continue
             try:
                 started = psutil.Process(proc.pid).create_time()
@@ -224,16 +230,22 @@ class JobManager:
                 continue  # the child recorded its own ending
             # The child died without recording an ending (killed, crashed hard, out of memory).
             if run.stop_requested:
-                note = "stopped: killed after not stopping within the grace period" if child.kill_at and \
-                    time.time() >= child.kill_at else "stopped"
+                note = say("stopped: killed after not stopping within the grace period",
+                           "중지됨: 유예 시간 안에 멈추지 않아 강제로 끝냈습니다") if child.kill_at and \
+                    time.time() >= child.kill_at else say("stopped", "중지됨")
                 self.store.finish_run(run_id, "stopped", error=note, exit_code=code, only_if_active=True)
                 continue
-            why = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+            if code < 0:
+                why = say("the job was killed by signal {sig}", "작업이 신호 {sig} 로 강제 종료되었습니다",
+                          sig=signal.Signals(-code).name)
+            else:
+                why = say("the job exited with code {c}", "작업이 종료 코드 {c} 로 끝났습니다", c=code)
             if code == -signal.SIGKILL:
-                why += " (often the system running out of memory: try a smaller batch or model)"
+                why += say(" (often the system running out of memory: try a smaller batch or model)",
+                           " (흔히 시스템 메모리 부족 때문입니다: 배치나 모델을 줄여 보세요)")
             last = tail(self.ws.run_dir(run_id) / "log.txt", 15)
-            self.store.finish_run(run_id, "failed", error=f"the job {why}.\n--- last log lines ---\n{last}",
-                                  exit_code=code, only_if_active=True)
+            self.store.finish_run(run_id, "failed", error=why + say(".\n--- last log lines ---\n", ".\n--- 마지막 로그 ---\n")
+                                  + last, exit_code=code, only_if_active=True)
 
     def _enforce_kills(self) -> None:
         now = time.time()
@@ -254,7 +266,8 @@ class JobManager:
                 continue
             if not pid_alive(run.pid, run.pid_started) and time.time() - (run.started or 0) > 5:
                 self.store.finish_run(run.id, "interrupted", only_if_active=True,
-                                      error=f"interrupted: process {run.pid} ended without recording a result")
+                                      error=say("interrupted: process {pid} ended without recording a result",
+                                                "중단됨: 프로세스 {pid} 이(가) 결과를 기록하지 않고 끝났습니다", pid=run.pid))
 
 
 def _signal_group(pid: int | None, sig: int) -> None:

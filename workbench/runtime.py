@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from state import Workspace
+from state.i18n import say
 
 log = logging.getLogger("workbench")
 
@@ -60,7 +61,7 @@ class RunContext:
     # -- stopping --------------------------------------------------------------
     def install_signal_handlers(self) -> None:
         def handler(signum, frame):
-            self.request_stop(f"signal {signal.Signals(signum).name}")
+            self.request_stop(say("signal {s}", "신호 {s}", s=signal.Signals(signum).name))
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
         if os.environ.get("WORKBENCH_SUPERVISED"):
@@ -78,11 +79,11 @@ class RunContext:
         if now - self._last_store_check > 2.0:
             self._last_store_check = now
             if self.parent_died:
-                self.request_stop("the app that started this run exited")
+                self.request_stop(say("the app that started this run exited", "이 실행을 시작한 앱이 종료되었습니다"))
             elif self.store and self.run_id:
                 run = self.store.get_run(self.run_id)
                 if run is not None and run.stop_requested:
-                    self.request_stop("stop requested")
+                    self.request_stop(say("stop requested", "중지 요청됨"))
         return self._stop.is_set()
 
     @property
@@ -117,7 +118,8 @@ class RunContext:
     @property
     def stop_reason(self) -> str:
         if self.parent_died:
-            return "interrupted: the app that started this run exited; resume or start it again"
+            return say("interrupted: the app that started this run exited; resume or start it again",
+                       "중단됨: 이 실행을 시작한 앱이 종료되었습니다. 이어서 하거나 다시 시작하세요")
         return self._stop_reason
 
     # -- reporting -------------------------------------------------------------
@@ -168,7 +170,19 @@ def _die_with_parent() -> None:
         pass
 
 
+# Third-party loggers whose warnings say nothing a person can act on here. bitsandbytes is imported by peft,
+# which transformers' Trainer imports whenever peft is installed, so every stage would log "Failed to load CPU
+# gemm_4bit_forward from kernels-community" (an optional faster 4-bit kernel), pretraining included.
+QUIET_LOGGERS = {"bitsandbytes": logging.ERROR}
+
+
+def quiet_third_party() -> None:
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
+
+
 def setup_logging(log_file: Path | None = None) -> None:
+    quiet_third_party()
     root = logging.getLogger()
     if getattr(root, "_workbench_configured", False):
         return
