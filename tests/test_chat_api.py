@@ -182,3 +182,40 @@ def test_serve_from_the_cli_until_stopped(server, tmp_path):
         out, err = proc.communicate(timeout=30)
     res = last_json(out)
     assert res["url"].endswith(f":{port}/v1/chat/completions") and res["status"] == "stopped", err[-2000:]
+
+
+@pytest.mark.parametrize("setting", ["temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens", "seed"])
+def test_sampling_limits_agree_in_the_config_the_engine_and_the_api(setting):
+    """One table (workbench/chat/limits.py): the form/config, SamplingParams.check and the API refuse the same
+    values just outside it, naming the same bound, and accept its bounds."""
+    from workbench.chat.api import ApiError, parse_request
+    from workbench.chat.engine import SamplingParams
+    from workbench.chat.limits import LIMITS
+    from workbench.chat.stage import ChatConfig
+    from workbench.config import ConfigError
+    from workbench.errors import UserError
+
+    lim = LIMITS[setting]
+    meta = ChatConfig.field_info(setting).meta
+    assert (meta["min"], meta["max"]) == (lim.lo, lim.hi)
+    key = "max_tokens" if setting == "max_new_tokens" else setting
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    cfg = ChatConfig(model="m", message="hi")
+    step = 1 if lim.kind is int else 0.01
+    for bad, bound, word in ((lim.hi + step, lim.hi, "maximum"), (lim.lo - step, lim.lo, "minimum")):
+        with pytest.raises(ConfigError) as e:
+            cfg.replace(**{setting: bad}).validate()
+        [(field, msg)] = e.value.errors
+        assert field == setting and f"{word} {bound}" in msg and f"{bound}" in msg.ko
+        with pytest.raises(UserError) as e:
+            SamplingParams(**{setting: bad}).check()
+        assert f"{setting} is {bad}: it must be between {lim.lo} and {lim.hi}" in str(e.value)
+        assert f"{lim.lo} 이상 {lim.hi} 이하" in e.value.text.ko
+        with pytest.raises(ApiError) as e:
+            parse_request({**body, key: bad})
+        assert (e.value.status, e.value.param, e.value.code) == (400, key, "invalid_value")
+        assert f"'{key}' is {bad}: it must be between {lim.lo} and {lim.hi}" in e.value.message
+    for ok in (lim.lo, lim.hi):
+        assert cfg.replace(**{setting: ok}).validate().get(setting) == ok
+        SamplingParams(**{setting: ok}).check()
+        assert getattr(parse_request({**body, key: ok})["params"], setting) == ok

@@ -278,6 +278,28 @@ def test_cli_one_reply_and_invalid_config(chat_ws):
     assert r.returncode == 1 and "was not found" in last_json(r.stdout)["error"]
 
 
+def test_user_errors_carry_korean(ws):
+    """A UserError of the chat and the artifact lookup carries Korean next to the English (e.text.ko)."""
+    import re
+
+    from workbench.artifacts import resolve as resolve_artifact
+    from workbench.chat.engine import SamplingParams
+    from workbench.chat.models import ModelNotFound, resolve
+    from workbench.errors import UserError
+
+    def korean(raises, call):
+        with pytest.raises(raises) as e:
+            call()
+        ko, en = e.value.text.ko, str(e.value)
+        assert re.search("[가-힣]", ko) and ko != en and not re.search("[가-힣]", en.replace("안녕하세요", ""))
+        return ko
+
+    assert "모델" in korean(UserError, lambda: resolve(ws, ""))
+    assert "'no-such-model'" in korean(ModelNotFound, lambda: resolve(ws, "no-such-model"))
+    assert "2.0 이하" in korean(UserError, lambda: SamplingParams(temperature=3.0).check())
+    assert "'nope'" in korean(UserError, lambda: resolve_artifact(ws, "corpus", "nope", "corpus"))
+
+
 def test_app_config_reads_engine_settings_from_the_environment():
     from workbench.chat.stage import app_config
     from workbench.config import ConfigError

@@ -15,8 +15,23 @@ import json
 from pathlib import Path
 from typing import Iterator
 
+from .i18n import Text, say
+
 META_FILE = "workbench.json"
 SPLITS = ("train", "validation")
+
+# Korean names of artifact kinds (and of the `what` words callers of resolve() use), for messages
+KIND_KO = {"corpus": "말뭉치", "tokenizer": "토크나이저", "arch": "아키텍처", "architecture": "아키텍처",
+           "model": "모델", "adapter": "어댑터", "quantized": "양자화 모델", "artifact": "산출물"}
+
+
+def kind_text(kind: str) -> Text:
+    """An artifact kind (or a Text already) as a Text: the kind in English, its Korean name in Korean."""
+    return kind if isinstance(kind, Text) else Text(kind, KIND_KO.get(kind, kind))
+
+
+def _kinds_text(kinds: tuple[str, ...]) -> Text:
+    return Text(" or ".join(kinds), " 또는 ".join(kind_text(k).ko for k in kinds))
 
 
 def write_meta(folder: str | Path, meta: dict) -> None:
@@ -73,7 +88,9 @@ def iter_corpus(folder: str | Path, split: str = "train", *, columns=("id", "tex
 
     path = corpus_split_path(folder, split)
     if not path.is_file():
-        raise FileNotFoundError(f"corpus '{folder}' has no {split} split ({path.name} is missing)")
+        raise FileNotFoundError(say("corpus '{f}' has no {s} split ({n} is missing)",
+                                    "말뭉치 '{f}' 에 {s} 분할이 없습니다 ({n} 파일이 없습니다)", f=folder, s=split,
+                                    n=path.name))
     n = 0
     for rb in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=list(columns)):
         for row in rb.to_pylist():
@@ -115,7 +132,8 @@ def save_arch(folder: str | Path, arch_dict: dict) -> None:
 def load_arch(folder: str | Path) -> dict:
     p = Path(folder, ARCH_FILE)
     if not p.is_file():
-        raise FileNotFoundError(f"'{folder}' holds no {ARCH_FILE}: pick an architecture artifact")
+        raise FileNotFoundError(say("'{f}' holds no {a}: pick an architecture artifact",
+                                    "'{f}' 에 {a} 이(가) 없습니다. 아키텍처 산출물을 고르세요", f=folder, a=ARCH_FILE))
     return json.loads(p.read_text(encoding="utf-8"))
 
 
@@ -142,18 +160,27 @@ def resolve(ws, kind: str | tuple[str, ...], ref: str | int | None, what: str = 
 
     kinds = (kind,) if isinstance(kind, str) else tuple(kind)
     ref = "" if ref is None else str(ref).strip()
+    names, what = _kinds_text(kinds), kind_text(what)
     if not ref:
-        raise UserError(f"no {what} chosen: pick a {' or '.join(kinds)} artifact (by name or id) or give a folder path")
+        raise UserError(say("no {what} chosen: pick a {kinds} artifact (by name or id) or give a folder path",
+                            "{what} 항목이 비어 있습니다. {kinds} 산출물을 이름이나 번호로 고르거나 폴더 경로를 "
+                            "쓰세요", what=what, kinds=names))
     if ws is not None:
         art = find(ws.store, kinds, ref)
         if art is not None:
             if art.kind not in kinds:
-                raise UserError(f"artifact #{art.id} '{art.name}' is a {art.kind}, not a {' or '.join(kinds)}")
+                raise UserError(say("artifact #{id} '{name}' is a {kind}, not a {kinds}",
+                                    "산출물 #{id} '{name}' 은(는) {kinds}이(가) 아니라 {kind}입니다", id=art.id,
+                                    name=art.name, kind=kind_text(art.kind), kinds=names))
             if not Path(art.path).exists():
-                raise UserError(f"the files of {art.kind} '{art.name}' are missing ({art.path}): re-create it")
+                raise UserError(say("the files of {kind} '{name}' are missing ({path}): re-create it",
+                                    "{kind} '{name}' 의 파일이 없습니다 ({path}). 다시 만드세요",
+                                    kind=kind_text(art.kind), name=art.name, path=art.path))
             return Path(art.path), art
     p = Path(ref).expanduser()
     if p.exists():
         return p.resolve(), None
-    raise UserError(f"{what} '{ref}' is neither an artifact of kind {' or '.join(kinds)} in this workspace nor an "
-                    "existing path: pick one from the list, or check the name")
+    raise UserError(say("{what} '{ref}' is neither an artifact of kind {kinds} in this workspace nor an existing path: "
+                        "pick one from the list, or check the name",
+                        "{what} '{ref}' 은(는) 이 작업 공간의 {kinds} 산출물도 아니고 있는 경로도 아닙니다. 목록에서 "
+                        "고르거나 이름을 확인하세요", what=what, ref=ref, kinds=names))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import StageConfig, param
+from ..i18n import say
 
 # name -> (label, what it is)
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -49,13 +50,16 @@ class ArchConfig(StageConfig):
     vocab_size: int = param(0, ko="어휘 크기 (0=토크나이저)", en="Vocab size (0 = from the tokenizer)", min=0,
                             max=1_000_000, advanced=True)
     tie_embeddings: bool = param(True, ko="입출력 임베딩 공유", en="Tie input/output embeddings", advanced=True)
-    experts: int = param(8, ko="전문가 수 (MoE)", en="Experts (MoE)", min=1, max=512)
-    top_k: int = param(2, ko="토큰당 전문가 (MoE)", en="Experts per token (MoE top-k)", min=1, max=64)
+    # Family-specific knobs: a form shows them only for the families that have them (visible_when).
+    experts: int = param(8, ko="전문가 수 (MoE)", en="Experts (MoE)", min=1, max=512, visible_when=("family", MOE))
+    top_k: int = param(2, ko="토큰당 전문가 (MoE)", en="Experts per token (MoE top-k)", min=1, max=64,
+                       visible_when=("family", MOE))
     shared_experts: int = param(1, ko="공유 전문가", en="Shared experts (Qwen2-MoE, DeepSeek)", min=0, max=16,
-                                advanced=True)
+                                advanced=True, visible_when=("family", {"qwen2moe", "deepseekv3"}))
     kv_lora_rank: int = param(0, ko="MLA KV 압축 차원 (0=자동)", en="MLA KV latent rank (0 = width / 4)", min=0,
-                              max=8192, advanced=True)
-    state_size: int = param(16, ko="SSM 상태 크기", en="SSM state size (Mamba)", min=1, max=512, advanced=True)
+                              max=8192, advanced=True, visible_when=("family", {"deepseekv3"}))
+    state_size: int = param(16, ko="SSM 상태 크기", en="SSM state size (Mamba)", min=1, max=512, advanced=True,
+                            visible_when=("family", {"mamba", "mamba2"}))
     dropout: float = param(0.0, ko="드롭아웃", en="Dropout", min=0.0, max=0.9, advanced=True)
 
     # -- derived sizes -----------------------------------------------------------
@@ -78,26 +82,37 @@ class ArchConfig(StageConfig):
         d = self.dims()
         if self.family in ATTENTION:
             if d["width"] % d["heads"]:
-                errors.append(("heads", f"width {d['width']} is not divisible by {d['heads']} heads: choose heads "
-                                        f"that divide the width (e.g. {max(1, d['width'] // 64)})"))
+                errors.append(("heads", say("width {w} is not divisible by {h} heads: choose heads that divide the "
+                                            "width (e.g. {e})", "폭 {w}이(가) 헤드 수 {h}로 나누어떨어지지 않습니다. "
+                                            "폭을 나누어떨어지게 하는 헤드 수를 고르세요 (예: {e})", w=d["width"],
+                                            h=d["heads"], e=max(1, d["width"] // 64))))
             elif d["heads"] % d["kv_heads"]:
-                errors.append(("kv_heads", f"{d['heads']} heads are not divisible by {d['kv_heads']} KV heads: "
-                                           "use a divisor of heads (1 = multi-query, heads = multi-head)"))
+                errors.append(("kv_heads", say("{h} heads are not divisible by {kv} KV heads: use a divisor of heads "
+                                               "(1 = multi-query, heads = multi-head)",
+                                               "헤드 {h}개가 KV 헤드 {kv}개로 나누어떨어지지 않습니다. 헤드 수의 약수를 "
+                                               "쓰세요 (1 = 멀티쿼리, 헤드 수와 같으면 멀티헤드)", h=d["heads"],
+                                               kv=d["kv_heads"])))
             if self.family == "deepseekv3" and (d["head_dim"] < 4 or d["head_dim"] % 2):
-                errors.append(("heads", "DeepSeek's MLA needs an even head size of at least 4: use fewer heads"))
+                errors.append(("heads", say("DeepSeek's MLA needs an even head size of at least 4: use fewer heads",
+                                            "DeepSeek의 MLA는 헤드 크기가 4 이상의 짝수여야 합니다. 헤드 수를 줄이세요")))
         if self.family in MOE and self.top_k > self.experts:
-            errors.append(("top_k", f"top-k {self.top_k} is more than the {self.experts} experts: lower top_k "
-                                    "or add experts"))
+            errors.append(("top_k", say("top-k {k} is more than the {e} experts: lower top_k or add experts",
+                                        "top-k {k}이(가) 전문가 수 {e}보다 많습니다. top_k를 줄이거나 전문가를 늘리세요",
+                                        k=self.top_k, e=self.experts)))
         elif self.family == "deepseekv3" and self.experts < 2:
-            errors.append(("experts", "DeepSeek's router scores the top 2 experts of each group: use at least 2 "
-                                      "experts"))
+            errors.append(("experts", say("DeepSeek's router scores the top 2 experts of each group: use at least 2 "
+                                          "experts", "DeepSeek의 라우터는 그룹마다 상위 2개 전문가의 점수를 매깁니다. "
+                                          "전문가를 2개 이상 쓰세요")))
         if self.family == "mamba2" and (2 * d["width"]) % 64 and (2 * d["width"]) % 16:
-            errors.append(("width", "Mamba2 needs 2 x width divisible by its head size (16 or 64)"))
+            errors.append(("width", say("Mamba2 needs 2 x width divisible by its head size (16 or 64)",
+                                        "Mamba2는 2 x 폭이 헤드 크기(16 또는 64)로 나누어떨어져야 합니다")))
         if self.family == "rwkv" and self.depth < 2:
-            errors.append(("depth", "RWKV needs at least 2 layers (its initialisation spreads decay rates from the "
-                                    "first to the last layer): use depth 2 or more"))
+            errors.append(("depth", say("RWKV needs at least 2 layers (its initialisation spreads decay rates from "
+                                        "the first to the last layer): use depth 2 or more",
+                                        "RWKV는 층이 2개 이상 필요합니다 (초기화가 감쇠율을 첫 층부터 마지막 층까지 "
+                                        "나눠 정합니다). depth를 2 이상으로 쓰세요")))
         if self.family == "rwkv" and d["width"] % 32 and self.width:
-            errors.append(("width", "RWKV width should be a multiple of 32"))
+            errors.append(("width", say("RWKV width should be a multiple of 32", "RWKV의 폭은 32의 배수여야 합니다")))
         return errors
 
     @property

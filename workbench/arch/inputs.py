@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..bundled import konlpy_texts
 from ..errors import UserError
+from ..i18n import Text, say
 
 log = logging.getLogger("workbench.arch")
 
@@ -47,8 +48,10 @@ def load_tokenizer_ref(ws, ref: str):
     try:
         tok = load_tokenizer(r.path)
     except Exception as e:  # noqa: BLE001 - any loading failure means the folder is not a tokenizer
-        raise UserError(f"'{r.path}' is not a loadable tokenizer folder ({type(e).__name__}: {e}); pick a "
-                        "tokenizer artifact made in the Tokenizer tab") from None
+        raise UserError(say("'{p}' is not a loadable tokenizer folder ({err}); pick a tokenizer artifact made in the "
+                            "Tokenizer tab", "'{p}' 은(는) 불러올 수 있는 토크나이저 폴더가 아닙니다 ({err}). "
+                            "토크나이저 탭에서 만든 토크나이저 산출물을 고르세요", p=r.path,
+                            err=f"{type(e).__name__}: {e}")) from None
     return tok, r
 
 
@@ -81,9 +84,12 @@ def corpus_texts(ws, ref: str, max_chars: int) -> tuple[list[str], Resolved | No
                 if n >= max_chars:
                     break
     except FileNotFoundError as e:
-        raise UserError(f"{e}: pick a corpus artifact made in the Corpus tab") from None
+        why = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], Text) else str(e)
+        raise UserError(say("{e}: pick a corpus artifact made in the Corpus tab",
+                            "{e}: 말뭉치 탭에서 만든 말뭉치 산출물을 고르세요", e=why)) from None
     if not texts:
-        raise UserError(f"corpus '{r.name}' has no text in its train split: pick another corpus")
+        raise UserError(say("corpus '{n}' has no text in its train split: pick another corpus",
+                            "말뭉치 '{n}' 의 train 분할에 텍스트가 없습니다. 다른 말뭉치를 고르세요", n=r.name))
     return texts, r, {"en": f"corpus '{r.name}': {len(texts):,} documents, {n:,} characters read",
                       "ko": f"말뭉치 '{r.name}': 문서 {len(texts):,}개, {n:,}자를 읽었습니다"}
 

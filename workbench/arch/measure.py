@@ -31,7 +31,9 @@ def pick_device(name: str = "auto") -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         from ..errors import UserError
-        raise UserError("device is set to cuda but no CUDA GPU is visible here: use device=auto or cpu")
+        raise UserError("device is set to cuda but no CUDA GPU is visible here: use device=auto or cpu",
+                        ko="장치가 cuda로 설정되었지만 여기에는 CUDA GPU가 보이지 않습니다. device=auto 또는 cpu 를 "
+                           "쓰세요")
     return name
 
 

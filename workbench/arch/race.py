@@ -36,13 +36,16 @@ def make_data(token_ids: list[int], *, seq: int, batch: int, steps: int, eval_ba
     import torch
 
     from ..errors import UserError
+    from ..i18n import say
 
     n_eval = eval_batches * batch
     n_seqs = len(token_ids) // seq
     if n_seqs < n_eval + 1:
-        raise UserError(f"the race text gives only {len(token_ids):,} tokens ({n_seqs} sequences of {seq}); it needs "
-                        f"at least {(n_eval + 1) * seq:,}: use a bigger corpus, shorter race.seq_len or fewer "
-                        "race.eval_batches")
+        raise UserError(say("the race text gives only {n:,} tokens ({s} sequences of {seq}); it needs at least "
+                            "{need:,}: use a bigger corpus, shorter race.seq_len or fewer race.eval_batches",
+                            "경주 텍스트가 토큰 {n:,}개(길이 {seq}의 시퀀스 {s}개)뿐인데 적어도 {need:,}개가 "
+                            "필요합니다. 더 큰 말뭉치를 쓰거나 race.seq_len 이나 race.eval_batches 를 줄이세요",
+                            n=len(token_ids), s=n_seqs, seq=seq, need=(n_eval + 1) * seq))
     data = torch.tensor(token_ids[: n_seqs * seq], dtype=torch.long).view(n_seqs, seq)
     held_out, train = data[n_seqs - n_eval:], data[: n_seqs - n_eval]
     need = steps * batch

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..artifacts import save_arch, write_meta
 from ..errors import UserError
+from ..i18n import say
 from . import paper
 from .families import FAMILIES, ArchConfig, hf_config
 from .inputs import load_tokenizer_ref, special_ids, vocab_of
@@ -27,14 +28,18 @@ def save_architecture(ws, arch: ArchConfig, tokenizer: str, name: str, *, overwr
     try:
         name = check_name(name, "architecture name")
     except NameError_ as e:
-        raise UserError(str(e)) from None
+        raise UserError(e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)) from None
     arch.validate()
     if ws.store.get_artifact(kind="arch", name=name) is not None and not overwrite:
-        raise UserError(f"an architecture named '{name}' already exists: choose another name, or tick overwrite")
+        raise UserError(say("an architecture named '{n}' already exists: choose another name, or tick overwrite",
+                            "이름이 '{n}' 인 아키텍처가 이미 있습니다. 다른 이름을 고르거나 덮어쓰기를 체크하세요",
+                            n=name))
     tok, ref = load_tokenizer_ref(ws, tokenizer)
     if tok is None:
         raise UserError("choose a tokenizer artifact: the architecture's vocabulary (embedding rows) comes from it. "
-                        "Train one in the Tokenizer tab first.")
+                        "Train one in the Tokenizer tab first.",
+                        ko="토크나이저 산출물을 고르세요. 아키텍처의 어휘(임베딩 행 수)가 여기서 정해집니다. 먼저 "
+                           "토크나이저 탭에서 학습하세요.")
     vocab = vocab_of(tok)
     ids = special_ids(tok)
     hc = hf_config(arch, vocab, **ids)

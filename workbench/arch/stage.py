@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ConfigError, StageConfig, param, section
+from ..i18n import say
 from ..stages import Stage
 from .families import FAMILIES, ArchConfig
 
@@ -50,9 +51,11 @@ class MeasureConfig(StageConfig):
         for name in ("seq_lens", "gen_contexts"):
             vals = getattr(self, name)
             if not vals:
-                errors.append((f"measure.{name}", "give at least one length, e.g. 64, 128, 256"))
+                errors.append((f"measure.{name}", say("give at least one length, e.g. 64, 128, 256",
+                                                      "길이를 하나 이상 쓰세요. 예: 64, 128, 256")))
             elif any(v < 2 for v in vals):
-                errors.append((f"measure.{name}", "every length must be at least 2 tokens"))
+                errors.append((f"measure.{name}", say("every length must be at least 2 tokens",
+                                                      "모든 길이는 2 토큰 이상이어야 합니다")))
         return errors
 
 
@@ -111,22 +114,28 @@ class ArchCompareConfig(StageConfig):
     def check(self) -> list[tuple[str, str]]:
         errors: list[tuple[str, str]] = []
         if self.task != "save" and not self.families:
-            errors.append(("families", "pick at least one family"))
+            errors.append(("families", say("pick at least one family", "계열을 하나 이상 고르세요")))
         if len(set(self.families)) != len(self.families):
-            errors.append(("families", "a family is listed twice: list each once"))
+            errors.append(("families", say("a family is listed twice: list each once",
+                                           "같은 계열이 두 번 들어 있습니다. 한 번씩만 쓰세요")))
         if not isinstance(self.overrides, dict):
-            return errors + [("overrides", 'give a mapping such as {"mamba": {"depth": 2}}')]
+            return errors + [("overrides", say('give a mapping such as {"mamba": {"depth": 2}}',
+                                               '{"mamba": {"depth": 2}} 같은 매핑을 쓰세요'))]
         arch_fields = {fi.path for fi in ArchConfig.field_infos()}
         for fam, ov in self.overrides.items():
             if fam not in FAMILIES:
-                errors.append(("overrides", f"'{fam}' is not a family: use one of {', '.join(FAMILIES)}"))
+                errors.append(("overrides", say("'{f}' is not a family: use one of {all}",
+                                                "'{f}' 은(는) 없는 계열입니다. 다음 중 하나를 쓰세요: {all}", f=fam,
+                                                all=", ".join(FAMILIES))))
             elif not isinstance(ov, dict):
-                errors.append((f"overrides.{fam}", 'give a mapping of field: value, e.g. {"depth": 2}'))
+                errors.append((f"overrides.{fam}", say('give a mapping of field: value, e.g. {"depth": 2}',
+                                                       '항목: 값 매핑을 쓰세요. 예: {"depth": 2}')))
             else:
                 for k in ov:
                     if k not in arch_fields or k == "family":
-                        errors.append((f"overrides.{fam}.{k}", f"not a model field: use one of "
-                                                               f"{', '.join(sorted(arch_fields - {'family'}))}"))
+                        errors.append((f"overrides.{fam}.{k}", say(
+                            "not a model field: use one of {all}", "모델 항목이 아닙니다. 다음 중 하나를 쓰세요: {all}",
+                            all=", ".join(sorted(arch_fields - {"family"})))))
         if errors:
             return errors
         todo = [self.model.family] if self.task == "save" else list(self.families)
@@ -137,11 +146,13 @@ class ArchCompareConfig(StageConfig):
             except ConfigError as e:
                 for f, m in e.errors:
                     where = f"overrides.{fam}.{f}" if f in ov else f"model.{f}"
-                    errors.append((where, f"{FAMILIES[fam][0]}: {m}"))
+                    errors.append((where, say("{label}: {m}", "{label}: {m}", label=FAMILIES[fam][0], m=m)))
         if self.task == "save" and not self.name.strip():
-            errors.append(("name", "type a name for the architecture artifact, e.g. llama-d4"))
+            errors.append(("name", say("type a name for the architecture artifact, e.g. llama-d4",
+                                       "아키텍처 산출물의 이름을 쓰세요. 예: llama-d4")))
         if self.task == "save" and not self.tokenizer.strip():
-            errors.append(("tokenizer", "pick a tokenizer artifact: its vocabulary sizes the model"))
+            errors.append(("tokenizer", say("pick a tokenizer artifact: its vocabulary sizes the model",
+                                            "토크나이저 산출물을 고르세요. 그 어휘 크기로 모델 크기가 정해집니다")))
         return errors
 
 
@@ -222,12 +233,15 @@ def run_measure(cfg: ArchCompareConfig, ctx, tok, device: str, plan: Plan) -> di
             if kind == "train":
                 ctx.metrics(n, {f"step_s/{fam}": r["seconds"], f"peak_mib/{fam}": r["peak_bytes"] / 2**20,
                                 f"saved_mib/{fam}": r["saved_bytes"] / 2**20}, flush=True)
-                plan.tick(ctx, f"{label}: training step at length {n}: {r['seconds']:.3f} s")
+                plan.tick(ctx, say("{label}: training step at length {n}: {s:.3f} s",
+                                   "{label}: 길이 {n}의 학습 한 단계: {s:.3f}초", label=label, n=n, s=r["seconds"]))
             else:
                 ctx.metrics(n, {f"decode_tok_s/{fam}": r["tokens_per_s"]})
                 # the cache is plotted against the tokens it holds (prompt + generated - 1)
                 ctx.metrics(r["cache_tokens"], {f"cache_kib/{fam}": r["cache_bytes"] / 1024}, flush=True)
-                plan.tick(ctx, f"{label}: generation after {n} tokens: {r['tokens_per_s']:.1f} tokens/s")
+                plan.tick(ctx, say("{label}: generation after {n} tokens: {t:.1f} tokens/s",
+                                   "{label}: 토큰 {n}개 뒤 생성 속도: 초당 {t:.1f} 토큰", label=label, n=n,
+                                   t=r["tokens_per_s"]))
 
         r = measure_family(cfg.arch_for(fam), vocab=vocab, seq_lens=m.seq_lens, gen_contexts=m.gen_contexts,
                            gen_tokens=m.gen_tokens, batch=m.batch, repeats=m.repeats, device=device, dtype=cfg.dtype,
@@ -273,7 +287,9 @@ def run_race(cfg: ArchCompareConfig, ctx, tok, tok_ref, device: str, plan: Plan)
 
         def on_step(step, tokens, loss, elapsed, fam=fam, label=label):
             ctx.metrics(tokens, {f"loss/{fam}": loss, f"elapsed_s/{fam}": elapsed})
-            plan.tick(ctx, f"race {label}: step {step}/{steps}, loss {loss:.3f}")
+            plan.tick(ctx, say("race {label}: step {step}/{steps}, loss {loss:.3f}",
+                               "경주 {label}: {step}/{steps} 단계, 손실 {loss:.3f}", label=label, step=step,
+                               steps=steps, loss=loss))
 
         def on_eval(tokens, loss, elapsed, fam=fam):
             ctx.metrics(tokens, {f"held_out/{fam}": loss, f"held_out_s/{fam}": elapsed}, flush=True)

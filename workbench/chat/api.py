@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import UserError
 from .engine import ChatEngine, Generation, SamplingParams, pump
+from .limits import LIMITS
 from .models import CHAT_KINDS, ModelNotFound, list_models, resolve
 
 log = logging.getLogger("workbench.chat.api")
@@ -37,21 +38,25 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
                  type_: str = "invalid_request_error"):
         super().__init__(message)
-        self.status, self.message, self.param, self.code, self.type = status, message, param, code, type_
+        # a Text (e.g. a limit's refusal) carries Korean too; the JSON holds its English, as OpenAI clients expect
+        self.status, self.message, self.param, self.code, self.type = status, str(message), param, code, type_
 
     def response(self) -> JSONResponse:
         return JSONResponse({"error": {"message": self.message, "type": self.type, "param": self.param,
                                        "code": self.code}}, status_code=self.status)
 
 
-def _number(body: dict, key: str, kind: type, lo: float, hi: float, default):
+def _number(body: dict, key: str, setting: str, default):
+    """A sampling value of the request, checked against the chat's limits (limits.py: the same as the UI's)."""
     v = body.get(key)
     if v is None:
         return default
+    limit = LIMITS[setting]
+    kind = limit.kind
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not float(v).is_integer()):
         raise ApiError(400, f"'{key}' must be {'an integer' if kind is int else 'a number'}", key, "invalid_type")
-    if not lo <= v <= hi:
-        raise ApiError(400, f"'{key}' is {v}: it must be between {lo} and {hi}", key, "invalid_value")
+    if not limit.allows(v):
+        raise ApiError(400, limit.refusal(f"'{key}'", v), key, "invalid_value")
     return kind(v)
 
 
@@ -100,14 +105,14 @@ def parse_request(body: Any) -> dict:
         raise ApiError(400, "stop sequences are not supported by this server", "stop", "unsupported_value")
     if body.get("tools") or body.get("functions"):
         raise ApiError(400, "tools/function calling are not supported by this server", "tools", "unsupported_value")
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    tokens_key = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     params = SamplingParams(
-        temperature=_number(body, "temperature", float, 0.0, 2.0, API_DEFAULTS.temperature),
-        top_p=_number(body, "top_p", float, 1e-6, 1.0, API_DEFAULTS.top_p),
-        top_k=_number(body, "top_k", int, 0, 100_000, API_DEFAULTS.top_k),
-        repetition_penalty=_number(body, "repetition_penalty", float, 0.01, 10.0, API_DEFAULTS.repetition_penalty),
-        max_new_tokens=_number({"max_tokens": max_tokens}, "max_tokens", int, 1, 1_000_000, API_DEFAULTS.max_new_tokens),
-        seed=_number(body, "seed", int, 0, 2**31 - 1, -1),
+        temperature=_number(body, "temperature", "temperature", API_DEFAULTS.temperature),
+        top_p=_number(body, "top_p", "top_p", API_DEFAULTS.top_p),
+        top_k=_number(body, "top_k", "top_k", API_DEFAULTS.top_k),
+        repetition_penalty=_number(body, "repetition_penalty", "repetition_penalty", API_DEFAULTS.repetition_penalty),
+        max_new_tokens=_number(body, tokens_key, "max_new_tokens", API_DEFAULTS.max_new_tokens),
+        seed=_number(body, "seed", "seed", API_DEFAULTS.seed),
     )
     mode = body.get("mode", "auto")
     if mode not in ("auto", "chat", "continue"):

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from ..errors import UserError
+from ..i18n import join, say
+from .limits import LIMITS, refusals
 from .models import ModelRef
 
 log = logging.getLogger("workbench.chat")
@@ -40,26 +42,17 @@ class SamplingParams:
     seed: int = -1                  # -1 = a fresh random seed per reply (reported in the stats)
 
     def check(self) -> None:
-        bad = []
-        if not 0 <= self.temperature <= 5:
-            bad.append("temperature must be between 0 (greedy) and 5")
-        if not 0 < self.top_p <= 1:
-            bad.append("top_p must be in (0, 1]")
-        if self.top_k < 0:
-            bad.append("top_k must be >= 0 (0 turns it off)")
-        if not 0 < self.repetition_penalty <= 10:
-            bad.append("repetition_penalty must be in (0, 10] (1 = off)")
-        if self.max_new_tokens < 1:
-            bad.append("max_new_tokens must be at least 1")
+        """Refuse settings outside the limits of limits.py (the same ones the config form and the API use)."""
+        bad = refusals({k: getattr(self, k) for k in LIMITS})
         if bad:
-            raise UserError("; ".join(bad))
+            raise UserError(join("; ", bad))
 
 
 @dataclass
 class Notice:
     """Something the user should know about a reply (e.g. the prompt was truncated).
 
-    `code` and `values` let the UI word it in Korean or English; `text` is the English wording."""
+    `code` and `values` let the UI word it its own way; `text` is a Text (English, with `.ko`)."""
     code: str
     text: str
     values: dict = field(default_factory=dict)
@@ -250,7 +243,9 @@ class ChatEngine:
         params = params or SamplingParams()
         params.check()
         if mode not in MODES:
-            raise UserError(f"mode '{mode}' is unknown: use one of {', '.join(MODES)}")
+            raise UserError(say("mode '{mode}' is unknown: use one of {modes}",
+                                "모드 '{mode}' 은(는) 없습니다. 다음 중 하나를 쓰세요: {modes}", mode=mode,
+                                modes=", ".join(MODES)))
         t0 = time.perf_counter()
         lm, loaded_now = self.load(ref)
         load_s = time.perf_counter() - t0 if loaded_now else 0.0

@@ -16,6 +16,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, 
                           TopPLogitsWarper)
 
 from ..errors import UserError, describe_exception
+from ..i18n import Text, join, say
 from .engine import LoadedModel, Notice, SamplingParams
 from .models import ModelRef, base_model_path, check_files, context_window, _json_file
 
@@ -44,7 +45,9 @@ def turn_end_ids(tokenizer) -> set[int]:
 def pick_device(pref: str) -> str:
     if pref and pref != "auto":
         if pref.startswith("cuda") and not torch.cuda.is_available():
-            raise UserError(f"device '{pref}' was asked for but no CUDA GPU is available here: use device=auto or cpu.")
+            raise UserError(say("device '{d}' was asked for but no CUDA GPU is available here: use device=auto or cpu.",
+                                "장치 '{d}' 을(를) 요청했지만 여기에는 CUDA GPU가 없습니다. device=auto 또는 cpu 를 "
+                                "쓰세요.", d=pref))
         return pref
     if torch.cuda.is_available():
         return "cuda"
@@ -62,8 +65,16 @@ def pick_dtype(pref: str, device: str) -> torch.dtype:
 
 
 def _unloadable(ref: ModelRef, why: str) -> UserError:
-    return UserError(f"model '{ref.label}' cannot be loaded: {why}. Re-create it with the stage that made it "
-                     "(e.g. Pretrain), or pick another model.")
+    return UserError(say("model '{m}' cannot be loaded: {why}. Re-create it with the stage that made it "
+                         "(e.g. Pretrain), or pick another model.",
+                         "모델 '{m}' 을(를) 불러올 수 없습니다: {why}. 이 모델을 만든 단계(예: 사전학습)로 다시 만들거나 "
+                         "다른 모델을 고르세요.", m=ref.label, why=why))
+
+
+def _clip(text: str, n: int) -> Text:
+    """The first n characters of each wording (slicing a Text would keep the English only)."""
+    t = Text(text) if not isinstance(text, Text) else text
+    return Text(t.en[:n], t.ko[:n])
 
 
 def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref: str = "auto") -> LoadedModel:
@@ -71,7 +82,7 @@ def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref:
     folder = Path(ref.path)
     problems = check_files(folder)
     if problems:
-        raise _unloadable(ref, "; ".join(problems))
+        raise _unloadable(ref, join("; ", problems))
     device = pick_device(device_pref)
     dtype = pick_dtype(dtype_pref, device)
     t0 = time.perf_counter()
@@ -86,8 +97,9 @@ def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref:
         missing = list(info.get("missing_keys") or [])
         if missing:
             # transformers would go on with random weights for these: refuse instead of chatting with noise
-            raise _unloadable(ref, f"the weights file lacks {len(missing)} tensors (e.g. {missing[0]}): it is "
-                                   "incomplete or belongs to another model")
+            raise _unloadable(ref, say("the weights file lacks {n} tensors (e.g. {k}): it is incomplete or belongs "
+                                       "to another model", "가중치 파일에 텐서 {n}개가 없습니다 (예: {k}). 파일이 "
+                                       "불완전하거나 다른 모델의 것입니다", n=len(missing), k=missing[0]))
         if is_adapter:
             from peft import PeftModel
             model = PeftModel.from_pretrained(model, str(folder), is_trainable=False)
@@ -96,7 +108,8 @@ def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref:
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - any loading failure means damaged or foreign files
-        raise _unloadable(ref, f"the files are damaged or incomplete ({describe_exception(e)[:300]})") from None
+        raise _unloadable(ref, say("the files are damaged or incomplete ({e})", "파일이 손상되었거나 불완전합니다 ({e})",
+                                   e=_clip(describe_exception(e), 300))) from None
     if not quantized:
         model.to(device)
     model.eval()
@@ -126,16 +139,21 @@ class Prompt:
 def resolve_mode(lm: LoadedModel, requested: str) -> tuple[str, list[Notice]]:
     if requested == "chat":
         if not lm.has_template:
-            raise UserError(f"model '{lm.ref.label}' has no chat template in its tokenizer, so chat mode cannot format "
-                            "a conversation: switch to continuation mode (or fine-tune a chat model with a template).")
+            raise UserError(say("model '{m}' has no chat template in its tokenizer, so chat mode cannot format a "
+                                "conversation: switch to continuation mode (or fine-tune a chat model with a "
+                                "template).",
+                                "모델 '{m}' 의 토크나이저에 채팅 템플릿이 없어 채팅 모드로 대화를 만들 수 없습니다. "
+                                "이어쓰기 모드로 바꾸세요 (또는 템플릿이 있는 채팅 모델을 미세조정하세요).",
+                                m=lm.ref.label))
         return "chat", []
     if requested == "continue":
         return "continue", []
     if lm.chat_model and lm.has_template:
         return "chat", []
     if lm.chat_model:
-        return "continue", [Notice("no_template", "this model is marked as a chat model but its tokenizer has no chat "
-                                   "template: using plain continuation.")]
+        return "continue", [Notice("no_template", say(
+            "this model is marked as a chat model but its tokenizer has no chat template: using plain continuation.",
+            "채팅 모델로 표시되어 있지만 토크나이저에 채팅 템플릿이 없어 이어쓰기로 답합니다."))]
     return "continue", []
 
 
@@ -143,8 +161,10 @@ def _render_chat(tok, messages: list[dict]) -> list[int]:
     try:
         text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     except Exception as e:  # noqa: BLE001 - a template may reject a role (e.g. no system prompt)
-        raise UserError(f"the model's chat template rejected the conversation ({str(e)[:200]}): try without a "
-                        "system prompt, or use continuation mode.") from None
+        raise UserError(say("the model's chat template rejected the conversation ({e}): try without a system prompt, "
+                            "or use continuation mode.",
+                            "모델의 채팅 템플릿이 이 대화를 받아들이지 않았습니다 ({e}). 시스템 프롬프트 없이 해 보거나 "
+                            "이어쓰기 모드를 쓰세요.", e=str(e)[:200])) from None
     return tok(text, add_special_tokens=False, verbose=False)["input_ids"]
 
 
@@ -155,10 +175,10 @@ def build_prompt(lm: LoadedModel, messages: list[dict], requested_mode: str, max
     window; then the oldest turns are dropped, and last the start of the prompt is cut. Each step
     that changed something adds a notice."""
     if not messages or messages[-1].get("role") != "user":
-        raise UserError("the conversation must end with a user message.")
+        raise UserError("the conversation must end with a user message.", ko="대화는 사용자 메시지로 끝나야 합니다.")
     last = messages[-1].get("content")
     if not isinstance(last, str) or not last.strip():
-        raise UserError("the message is empty: type something to send.")
+        raise UserError("the message is empty: type something to send.", ko="메시지가 비어 있습니다. 보낼 내용을 입력하세요.")
     mode, notices = resolve_mode(lm, requested_mode)
     tok = lm.tokenizer
     system = [m for m in messages if m["role"] == "system"]
@@ -171,7 +191,8 @@ def build_prompt(lm: LoadedModel, messages: list[dict], requested_mode: str, max
 
     ids = render(turns)
     if not ids:
-        raise UserError("the message turned into zero tokens: type some text.")
+        raise UserError("the message turned into zero tokens: type some text.",
+                        ko="메시지를 토큰으로 바꾸니 0개가 되었습니다. 글자를 입력하세요.")
     ctx = lm.context
     new = max_new_tokens
     if ctx:
@@ -185,21 +206,26 @@ def build_prompt(lm: LoadedModel, messages: list[dict], requested_mode: str, max
             dropped += 1
             ids = render(turns)
         if dropped:
-            notices.append(Notice("turns_dropped", f"the conversation was longer than the model's context window of "
-                                  f"{ctx} tokens: the oldest {dropped} turn(s) were left out.",
-                                  {"turns": dropped, "context": ctx}))
+            notices.append(Notice("turns_dropped", say(
+                "the conversation was longer than the model's context window of {ctx} tokens: the oldest {n} turn(s) "
+                "were left out.", "대화가 모델의 문맥 창({ctx} 토큰)보다 길어서 가장 오래된 {n}개 턴을 뺐습니다.",
+                ctx=ctx, n=dropped), {"turns": dropped, "context": ctx}))
         if len(ids) > budget:
             n = len(ids)
             head = ids[:1] if ids[0] in (tok.bos_token_id,) else []
             ids = head + ids[n - (budget - len(head)):]
-            notices.append(Notice("prompt_cut", f"the prompt was {n} tokens, more than fit in the model's context "
-                                  f"window of {ctx} tokens: only its last {len(ids)} tokens were used.",
-                                  {"tokens": n, "kept": len(ids), "context": ctx}))
+            notices.append(Notice("prompt_cut", say(
+                "the prompt was {n} tokens, more than fit in the model's context window of {ctx} tokens: only its "
+                "last {kept} tokens were used.", "프롬프트가 {n} 토큰으로 모델의 문맥 창({ctx} 토큰)에 들어가지 않아 "
+                "마지막 {kept} 토큰만 썼습니다.", n=n, ctx=ctx, kept=len(ids)),
+                {"tokens": n, "kept": len(ids), "context": ctx}))
         new = min(new, ctx - len(ids))
         if new < max_new_tokens:
-            notices.append(Notice("reply_shortened", f"the reply may be at most {new} tokens (asked: "
-                                  f"{max_new_tokens}) so that prompt and reply fit in the context window of {ctx}.",
-                                  {"asked": max_new_tokens, "new": new, "context": ctx}))
+            notices.append(Notice("reply_shortened", say(
+                "the reply may be at most {new} tokens (asked: {asked}) so that prompt and reply fit in the context "
+                "window of {ctx}.", "프롬프트와 답이 문맥 창({ctx} 토큰)에 함께 들어가도록 답은 최대 {new} 토큰까지만 "
+                "생성합니다 (요청: {asked}).", new=new, asked=max_new_tokens, ctx=ctx),
+                {"asked": max_new_tokens, "new": new, "context": ctx}))
     return Prompt(ids=ids, mode=mode, max_new_tokens=max(1, new), notices=notices)
 
 
@@ -302,7 +328,7 @@ class Run:
             with torch.inference_mode():
                 self.model.generate(**self.kwargs)
         except BaseException as e:  # noqa: BLE001 - reported to the reader
-            self.error = UserError(f"generation failed: {describe_exception(e)}")
+            self.error = UserError(say("generation failed: {e}", "생성에 실패했습니다: {e}", e=describe_exception(e)))
             self.streamer.end()
         finally:
             self.finished = True

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..artifacts import read_meta
 from ..errors import UserError
+from ..i18n import Text, say
 
 # Artifact kinds the chat lists and loads. Later stages add theirs here.
 CHAT_KINDS: tuple[str, ...] = ("model", "adapter", "quantized")
@@ -47,7 +48,8 @@ def resolve(ws, ref: str | int) -> ModelRef:
     """Find a model by artifact id, `kind/name`, name, or (for the CLI) a folder path."""
     s = str(ref).strip()
     if not s:
-        raise UserError("no model chosen: pick a model artifact (train one in the Pretrain tab first).")
+        raise UserError("no model chosen: pick a model artifact (train one in the Pretrain tab first).",
+                        ko="모델을 고르지 않았습니다. 모델 산출물을 고르세요 (없으면 먼저 사전학습 탭에서 학습하세요).")
     store = ws.store if ws is not None else None
     if store is not None:
         art = None
@@ -60,12 +62,15 @@ def resolve(ws, ref: str | int) -> ModelRef:
             found = [a for a in store.list_artifacts(list(CHAT_KINDS)) if a.name == s]
             if len(found) > 1:
                 kinds = ", ".join(f"{a.kind}/{a.name}" for a in found)
-                raise UserError(f"several artifacts are named '{s}' ({kinds}): name one as kind/name.")
+                raise UserError(say("several artifacts are named '{s}' ({kinds}): name one as kind/name.",
+                                    "이름이 '{s}' 인 산출물이 여러 개입니다 ({kinds}). kind/이름 형식으로 하나를 "
+                                    "고르세요.", s=s, kinds=kinds))
             art = found[0] if found else None
         if art is not None:
             if art.kind not in CHAT_KINDS:
-                raise UserError(f"artifact {art.id} is a {art.kind}, not a model: pick one of kinds "
-                                f"{', '.join(CHAT_KINDS)}.")
+                raise UserError(say("artifact {id} is a {kind}, not a model: pick one of kinds {kinds}.",
+                                    "산출물 {id} 은(는) 모델이 아니라 {kind} 입니다. 다음 종류 중 하나를 고르세요: "
+                                    "{kinds}.", id=art.id, kind=art.kind, kinds=", ".join(CHAT_KINDS)))
             meta = read_meta(art.path) or dict(art.meta)
             return ModelRef(Path(art.path), art.name, art.kind, art.id, meta)
     p = Path(s).expanduser()
@@ -73,9 +78,13 @@ def resolve(ws, ref: str | int) -> ModelRef:
         return ModelRef(p.resolve(), p.name, "adapter" if (p / "adapter_config.json").is_file() else "model",
                         None, read_meta(p))
     names = sorted(a.name for a in store.list_artifacts(list(CHAT_KINDS))) if store is not None else []
-    hint = f" Models in this workspace: {', '.join(names[:20])}." if names else \
-        " This workspace has no model yet: train one in the Pretrain tab (or `python -m workbench pretrain`)."
-    raise ModelNotFound(f"model '{s}' was not found (no such artifact name, id or folder).{hint}")
+    hint = say(" Models in this workspace: {names}.", " 이 작업 공간의 모델: {names}.", names=", ".join(names[:20])) \
+        if names else say(" This workspace has no model yet: train one in the Pretrain tab (or `python -m workbench "
+                          "pretrain`).", " 이 작업 공간에는 아직 모델이 없습니다. 사전학습 탭(또는 `python -m "
+                          "workbench pretrain`)에서 학습하세요.")
+    raise ModelNotFound(say("model '{s}' was not found (no such artifact name, id or folder).{hint}",
+                            "모델 '{s}' 을(를) 찾을 수 없습니다 (그런 이름, 번호의 산출물이나 폴더가 없습니다).{hint}",
+                            s=s, hint=hint))
 
 
 def list_models(ws) -> list[ModelRef]:
@@ -91,8 +100,11 @@ def _json_file(path: Path) -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as e:
-        raise UserError(f"{path.name} in {path.parent} cannot be read ({e}): the model folder is damaged; "
-                        "re-create it with the stage that made it, or pick another model.") from None
+        raise UserError(say("{name} in {folder} cannot be read ({e}): the model folder is damaged; re-create it with "
+                            "the stage that made it, or pick another model.",
+                            "{folder} 의 {name} 을(를) 읽을 수 없습니다 ({e}). 모델 폴더가 손상되었습니다. 이 모델을 "
+                            "만든 단계로 다시 만들거나 다른 모델을 고르세요.", name=path.name, folder=path.parent,
+                            e=e)) from None
     return data if isinstance(data, dict) else {}
 
 
@@ -108,33 +120,45 @@ def base_model_path(folder: Path) -> Path | None:
     return p
 
 
-def check_files(folder: Path) -> list[str]:
+def _missing(name: str) -> Text:
+    return say("{f} is missing", "{f} 파일이 없습니다", f=name)
+
+
+def check_files(folder: Path) -> list[Text]:
     """What is missing from a model folder (empty list: looks loadable). Cheap: no weights are read."""
     folder = Path(folder)
     if not folder.is_dir():
-        return [f"the folder {folder} does not exist (it was moved or deleted)"]
+        return [say("the folder {f} does not exist (it was moved or deleted)",
+                    "폴더 {f} 이(가) 없습니다 (옮겨졌거나 지워졌습니다)", f=folder)]
     problems = []
     if (folder / "adapter_config.json").is_file():
         if not any((folder / f).is_file() for f in ("adapter_model.safetensors",)):
-            problems.append("adapter_model.safetensors is missing")
+            problems.append(_missing("adapter_model.safetensors"))
         base = base_model_path(folder)
         if base is None:
-            problems.append("the adapter names no base model (adapter_config.json base_model_name_or_path)")
+            problems.append(say("the adapter names no base model (adapter_config.json base_model_name_or_path)",
+                                "어댑터에 기본 모델이 적혀 있지 않습니다 (adapter_config.json 의 "
+                                "base_model_name_or_path)"))
         elif not base.is_dir():
-            problems.append(f"its base model folder {base} does not exist")
+            problems.append(say("its base model folder {b} does not exist", "기본 모델 폴더 {b} 이(가) 없습니다",
+                                b=base))
         else:
-            problems += [f"base model: {p}" for p in check_files(base) if "tokenizer" not in p]
+            problems += [say("base model: {p}", "기본 모델: {p}", p=p) for p in check_files(base)
+                         if "tokenizer" not in p]
         return problems
     if not (folder / "config.json").is_file():
-        problems.append("config.json is missing")
+        problems.append(_missing("config.json"))
     if not ((folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()):
         if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
-            problems.append("the weights are not in safetensors format (pickled .bin/.pt files are never loaded, "
-                            "for safety): re-save the model with safetensors")
+            problems.append(say("the weights are not in safetensors format (pickled .bin/.pt files are never loaded, "
+                                "for safety): re-save the model with safetensors",
+                                "가중치가 safetensors 형식이 아닙니다 (안전을 위해 pickle로 저장된 .bin/.pt 파일은 "
+                                "불러오지 않습니다). 모델을 safetensors로 다시 저장하세요"))
         else:
-            problems.append("model.safetensors is missing")
+            problems.append(_missing("model.safetensors"))
     if not any((folder / f).is_file() for f in _TOKENIZER_FILES):
-        problems.append("the tokenizer files are missing (tokenizer.json / tokenizer_config.json)")
+        problems.append(say("the tokenizer files are missing (tokenizer.json / tokenizer_config.json)",
+                            "토크나이저 파일이 없습니다 (tokenizer.json / tokenizer_config.json)"))
     return problems
 
 
@@ -192,7 +216,7 @@ class ModelInfo:
     context: int | None
     chat_model: bool
     chat_template: bool
-    problems: list[str]
+    problems: list[Text]
 
     @property
     def default_mode(self) -> str:
@@ -212,12 +236,13 @@ def describe(ref: ModelRef) -> ModelInfo:
         tok_cfg = _json_file(tok_dir / "tokenizer_config.json")
         template = has_chat_template(tok_dir)
     except UserError as e:
-        problems.append(str(e))
+        problems.append(e.text)
         config, tok_cfg, template, tok_dir = {}, {}, False, folder
     arch = config.get("model_type") or "?"
     meta = ref.meta or read_meta(folder)
     params = _safetensors_params(weights)
     if params is None and (weights / "model.safetensors").is_file():
-        problems.append("model.safetensors is damaged (its header cannot be read)")
+        problems.append(say("model.safetensors is damaged (its header cannot be read)",
+                            "model.safetensors 파일이 손상되었습니다 (헤더를 읽을 수 없습니다)"))
     return ModelInfo(ref=ref, arch=str(arch), params=params, context=context_window(config, tok_cfg),
                      chat_model=bool(meta.get("chat_model")), chat_template=template, problems=problems)

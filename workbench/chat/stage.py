@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config import StageConfig, param
+from ..i18n import Text, say
 from ..stages import Stage
+from .limits import LIMITS
 
 log = logging.getLogger("workbench.chat")
+
+# a reply's mode, in the progress message: the value in English, its name in Korean
+MODE_NAMES = {"chat": Text("chat", "채팅"), "continue": Text("continue", "이어쓰기")}
 
 
 @dataclass
@@ -33,16 +38,17 @@ class ChatConfig(StageConfig):
         "auto", ko="모드", en="Mode",
         help_ko="auto: 채팅 모델(workbench.json의 chat_model)은 채팅 템플릿, 기본 모델은 이어쓰기",
         help_en="auto: chat template for chat models (workbench.json chat_model), plain continuation for base models")
-    temperature: float = param(0.7, ko="온도", en="Temperature", min=0.0, max=2.0, step=0.05,
+    temperature: float = param(0.7, ko="온도", en="Temperature", step=0.05, **LIMITS["temperature"].bounds(),
                                help_ko="0이면 항상 가장 확률 높은 토큰 (탐욕 디코딩)", help_en="0 = always the most likely token (greedy)")
-    top_p: float = param(0.9, ko="top-p", en="Top-p", min=0.01, max=1.0, step=0.01,
+    top_p: float = param(0.9, ko="top-p", en="Top-p", step=0.01, **LIMITS["top_p"].bounds(),
                          help_ko="누적 확률 p 안의 토큰에서만 뽑기", help_en="sample only from the smallest set of tokens with probability p")
-    top_k: int = param(50, ko="top-k", en="Top-k", min=0, max=100_000,
+    top_k: int = param(50, ko="top-k", en="Top-k", **LIMITS["top_k"].bounds(),
                        help_ko="확률 상위 k개 토큰에서만 뽑기 (0: 끔)", help_en="sample only from the k most likely tokens (0: off)")
-    repetition_penalty: float = param(1.1, ko="반복 벌점", en="Repetition penalty", min=1.0, max=2.0, step=0.05,
+    repetition_penalty: float = param(1.1, ko="반복 벌점", en="Repetition penalty", step=0.05,
+                                      **LIMITS["repetition_penalty"].bounds(),
                                       help_ko="1이면 끔; 클수록 이미 나온 토큰을 덜 씀", help_en="1 = off; higher avoids tokens already used")
-    max_new_tokens: int = param(128, ko="최대 생성 토큰", en="Max new tokens", min=1, max=8192)
-    seed: int = param(-1, ko="시드", en="Seed", min=-1, max=2**31 - 1,
+    max_new_tokens: int = param(128, ko="최대 생성 토큰", en="Max new tokens", **LIMITS["max_new_tokens"].bounds())
+    seed: int = param(-1, ko="시드", en="Seed", **LIMITS["seed"].bounds(),
                       help_ko="-1이면 답마다 새 시드 (사용한 시드는 답 아래 표시)",
                       help_en="-1 = a new seed per reply (the seed used is shown under the reply)")
     device: Literal["auto", "cpu", "cuda", "mps"] = param("auto", ko="장치", en="Device", advanced=True)
@@ -67,10 +73,13 @@ class ChatConfig(StageConfig):
         errors = []
         if not self.serve:
             if not self.model.strip():
-                errors.append(("model", "is empty: name a model artifact, e.g. --set model=my-model "
-                                        "(train one with the pretrain stage first)"))
+                errors.append(("model", say("is empty: name a model artifact, e.g. --set model=my-model "
+                                            "(train one with the pretrain stage first)",
+                                            "비어 있습니다. 모델 산출물 이름을 쓰세요. 예: --set model=my-model "
+                                            "(먼저 pretrain 단계로 모델을 학습하세요)")))
             if not self.message.strip():
-                errors.append(("message", "is empty: give the text to send, e.g. --set message=안녕하세요"))
+                errors.append(("message", say("is empty: give the text to send, e.g. --set message=안녕하세요",
+                                              "비어 있습니다. 보낼 글을 쓰세요. 예: --set message=안녕하세요")))
         return errors
 
     def sampling(self):
@@ -89,11 +98,11 @@ def run(cfg: ChatConfig, ctx) -> dict:
         return serve(cfg, ctx, engine)
     ref = resolve(ctx.ws, cfg.model)
     stop = threading.Event()
-    ctx.progress(0, 1, f"loading {ref.label}")
+    ctx.progress(0, 1, say("loading {m}", "{m} 불러오는 중", m=ref.label))
     gen = engine.chat(ref, messages_from([], cfg.message, cfg.system), mode=cfg.mode, params=cfg.sampling(), stop=stop)
     for n in gen.notices:
         log.warning("%s", n.text)
-    ctx.progress(0, 1, f"generating ({gen.mode} mode)")
+    ctx.progress(0, 1, say("generating ({m} mode)", "생성 중 ({m} 모드)", m=MODE_NAMES.get(gen.mode, gen.mode)))
     for piece in gen:
         sys.stderr.write(piece)
         sys.stderr.flush()
@@ -104,7 +113,7 @@ def run(cfg: ChatConfig, ctx) -> dict:
     ctx.metrics(0, {k: s[k] for k in ("ttft_s", "tokens_per_s", "tokens", "prompt_tokens") if s.get(k) is not None},
                 flush=True)
     ctx.event("chat", {"model": ref.label, "message": cfg.message, "reply": gen.text, "stats": s})
-    ctx.progress(1, 1, "done")
+    ctx.progress(1, 1, say("done", "완료"))
     return {"reply": gen.text, "notices": [n.text for n in gen.notices], **s}
 
 
@@ -124,10 +133,12 @@ def serve(cfg: ChatConfig, ctx, engine) -> dict:
         time.sleep(0.05)
     if not th.is_alive():
         from ..errors import UserError
-        raise UserError(f"cannot serve on {cfg.host}:{cfg.port} (is the port in use?): pick another with --set port=...")
+        raise UserError(say("cannot serve on {host}:{port} (is the port in use?): pick another with --set port=...",
+                            "{host}:{port} 에서 API를 열 수 없습니다 (포트가 이미 쓰이고 있나요?). "
+                            "--set port=... 로 다른 포트를 고르세요", host=cfg.host, port=cfg.port))
     log.info("OpenAI-compatible API at %s (stop with Ctrl-C)", url)
     print(f"serving {url}", file=sys.stderr, flush=True)
-    ctx.progress(0, None, f"serving {url}")
+    ctx.progress(0, None, say("serving {url}", "{url} 에서 API 제공 중", url=url))
     while not ctx.should_stop and th.is_alive():
         time.sleep(0.2)
     server.should_exit = True
