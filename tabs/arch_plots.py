@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from state.i18n import pick
 from workbench.arch.families import FAMILIES
 from workbench.arch.measure import fit_exponent
-
-from .i18n import pick
 
 COLORS = {"gpt2": "#1f77b4", "llama": "#ff7f0e", "mamba": "#2ca02c", "mamba2": "#17becf", "rwkv": "#9467bd",
           "mixtral": "#d62728", "qwen2moe": "#e377c2", "deepseekv3": "#8c564b"}

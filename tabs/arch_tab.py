@@ -11,9 +11,11 @@ import json
 
 import gradio as gr
 
+from state.i18n import pick, say
+
 from .components import AppContext, JobPanel, artifact_choices
-from .forms import ConfigForm, config_error_markdown
-from .i18n import pick
+from .forms import ConfigForm
+from .launch import error_markdown, launch
 
 T = {
     "intro": ("여러 모델 계열(트랜스포머, Mamba, RWKV, MoE, MLA)을 **깊이 다이얼 하나**로 같은 크기로 맞춰 설정하고, "
@@ -81,27 +83,43 @@ T = {
     "overwrite": ("같은 이름 덮어쓰기", "Overwrite an existing one"),
     "save_btn": ("아키텍처 저장", "Save architecture"),
     "none": ("—", "—"),  # language-neutral: the choices are not re-rendered when the language changes
+    "match_yes": ("✓ 일치", "✓ equal"),
+    "match_no": ("✗ 다름", "✗ differs"),
+    "constant": ("일정", "constant"),
+    "paper_head": ("어휘 크기 {vocab:,} ({where}) · 문맥 {context:,} · 배치 {batch} × 길이 {seq} · {dtype}",
+                   "vocabulary {vocab:,} ({where}) · context {context:,} · batch {batch} x length {seq} · {dtype}"),
+    "vocab_default": ("토크나이저를 고르지 않아 가정한 값", "assumed: no tokenizer chosen"),
+    "vocab_tokenizer": ("토크나이저 '{name}'", "tokenizer '{name}'"),
+    "slow_fallback": ("느린 대체 구현", "slow fallback"),
+    "equal_time": ("- 같은 시간 기준: 가장 빨리 끝난 계열의 학습 시간 {budget:.1f}초 안에 각 계열이 마지막으로 잰 검증 "
+                   "손실 (같은 검증 텍스트).",
+                   "- Equal wall time: each family's held-out loss at its last evaluation within the training time of "
+                   "the fastest-finishing family ({budget:.1f} s), on the same held-out text."),
+    "saved": ("저장했습니다: **{name}** ({family}, 파라미터 {params}, 어휘 {vocab:,}) → `{path}`. 사전학습 탭에서 고를 수 "
+              "있습니다.",
+              "Saved **{name}** ({family}, {params} parameters, vocabulary {vocab:,}) → `{path}`. Pick it in the "
+              "Pretrain tab."),
 }
 
 CACHE_KIND = {"SSM state": ("SSM 상태 (일정)", "SSM state (constant)"),
               "RWKV state": ("RWKV 상태 (일정)", "RWKV state (constant)")}
-PAPER_HEADERS = {
-    "ko": ["계열", "층 × 폭", "파라미터", "임베딩", "비임베딩", "토큰당 활성", "모델과 일치", "학습 FLOPs/토큰",
-           "추론 FLOPs/토큰", "캐시 방식", "캐시/토큰", "캐시 @문맥", "학습 메모리"],
-    "en": ["family", "layers x width", "params", "embedding", "non-embedding", "active per token", "matches model",
-           "train FLOPs/token", "inference FLOPs/token", "cache", "cache/token", "cache @context", "train memory"],
-}
-EXP_HEADERS = {
-    "ko": ["계열", "단계 시간", "단계 시간 (긴 구간)", "최대 메모리", "토큰당 생성 시간", "캐시 크기", "잰 길이", "참고"],
-    "en": ["family", "step time", "step time (longest pair)", "peak memory", "decode time/token", "cache size",
-           "lengths", "note"],
-}
-RACE_HEADERS = {
-    "ko": ["계열", "파라미터 (활성)", "학습 토큰", "시간 (초)", "토큰/초", "학습 손실 (마지막 단계들)",
-           "검증 손실 @같은 토큰", "검증 손실 @같은 시간", "그때까지 토큰"],
-    "en": ["family", "params (active)", "tokens", "seconds", "tokens/s", "train loss (last steps)",
-           "held-out @equal tokens", "held-out @equal time", "tokens by then"],
-}
+PAPER_HEADERS = (  # (ko, en) column headers
+    ["계열", "층 × 폭", "파라미터", "임베딩", "비임베딩", "토큰당 활성", "모델과 일치", "학습 FLOPs/토큰",
+     "추론 FLOPs/토큰", "캐시 방식", "캐시/토큰", "캐시 @문맥", "학습 메모리"],
+    ["family", "layers x width", "params", "embedding", "non-embedding", "active per token", "matches model",
+     "train FLOPs/token", "inference FLOPs/token", "cache", "cache/token", "cache @context", "train memory"],
+)
+EXP_HEADERS = (
+    ["계열", "단계 시간", "단계 시간 (긴 구간)", "최대 메모리", "토큰당 생성 시간", "캐시 크기", "잰 길이", "참고"],
+    ["family", "step time", "step time (longest pair)", "peak memory", "decode time/token", "cache size",
+     "lengths", "note"],
+)
+RACE_HEADERS = (
+    ["계열", "파라미터 (활성)", "학습 토큰", "시간 (초)", "토큰/초", "학습 손실 (마지막 단계들)",
+     "검증 손실 @같은 토큰", "검증 손실 @같은 시간", "그때까지 토큰"],
+    ["family", "params (active)", "tokens", "seconds", "tokens/s", "train loss (last steps)",
+     "held-out @equal tokens", "held-out @equal time", "tokens by then"],
+)
 
 
 def _reg_md(ui, key: str, **kw) -> gr.Markdown:
@@ -168,7 +186,7 @@ def build(ctx: AppContext):
     paper_btn = ui.reg(gr.Button(ui.text(T["paper_btn"]), variant="secondary", elem_id="arch-paper-btn"),
                        value=T["paper_btn"])
     paper_msg = gr.Markdown(elem_id="arch-paper-msg")
-    paper_table = gr.Dataframe(headers=PAPER_HEADERS[ui.lang], interactive=False, wrap=True,
+    paper_table = gr.Dataframe(headers=pick(PAPER_HEADERS, ui.lang), interactive=False, wrap=True,
                                elem_id="arch-paper-table")
     with gr.Row():
         cache_plot = gr.Plot(elem_id="arch-cache-plot", show_label=False)
@@ -195,12 +213,13 @@ def build(ctx: AppContext):
     _reg_md(ui, "results")
     measure_plot = gr.Plot(elem_id="arch-measure-plot", show_label=False)
     ui.reg(gr.Markdown(f"**{ui.text(T['exponents'])}**"),
-           value=(f"**{T['exponents'][0]}**", f"**{T['exponents'][1]}**"))
-    exp_table = gr.Dataframe(headers=EXP_HEADERS[ui.lang], interactive=False, wrap=True, elem_id="arch-exp-table")
+           value=tuple(f"**{s}**" for s in T["exponents"]))
+    exp_table = gr.Dataframe(headers=pick(EXP_HEADERS, ui.lang), interactive=False, wrap=True, elem_id="arch-exp-table")
     race_plot = gr.Plot(elem_id="arch-race-plot", show_label=False)
     ui.reg(gr.Markdown(f"**{ui.text(T['race_table'])}**"),
-           value=(f"**{T['race_table'][0]}**", f"**{T['race_table'][1]}**"))
-    race_table = gr.Dataframe(headers=RACE_HEADERS[ui.lang], interactive=False, wrap=True, elem_id="arch-race-table")
+           value=tuple(f"**{s}**" for s in T["race_table"]))
+    race_table = gr.Dataframe(headers=pick(RACE_HEADERS, ui.lang), interactive=False, wrap=True,
+                              elem_id="arch-race-table")
     notes = gr.Markdown(elem_id="arch-notes")
     seen = gr.State("")
     timer = gr.Timer(2.5)
@@ -249,8 +268,10 @@ def build(ctx: AppContext):
         try:
             ov = json.loads(overrides_text or "{}")
         except json.JSONDecodeError as e:
-            raise ConfigError([("overrides", f"not valid JSON ({e.msg} at line {e.lineno}): write e.g. "
-                                             '{"mamba": {"depth": 2}}')]) from None
+            raise ConfigError([("overrides", say('not valid JSON ({msg} at line {line}): write e.g. '
+                                                 '{{"mamba": {{"depth": 2}}}}',
+                                                 'JSON 형식이 아닙니다 ({line}번째 줄: {msg}). 예: '
+                                                 '{{"mamba": {{"depth": 2}}}}', msg=e.msg, line=e.lineno))]) from None
         cfg = ArchCompareConfig(task=task, families=list(fams or []), overrides=ov, tokenizer=tok or "", corpus=corpus or "")
         return cfg.replace(**updates, **extra).validate()
 
@@ -264,33 +285,30 @@ def build(ctx: AppContext):
             cfg = make_cfg("measure", *cfg_values)
             for name, val in (("paper_ctx", ctx_len), ("paper_batch", batch), ("paper_seq", seq)):
                 if val is None or int(val) < 1:
-                    raise ConfigError([(pick(T[name], lang), "use a whole number of at least 1")])
+                    raise ConfigError([(pick(T[name], lang), say("use a whole number of at least 1",
+                                                                 "1 이상의 정수를 쓰세요"))])
             from workbench.arch.report import paper_table as compute
             res = compute(cfg, ctx.ws, context=int(ctx_len), batch=int(batch), seq=int(seq), dtype=dtype)
-        except ConfigError as e:
-            return config_error_markdown(e, lang), gr.skip(), gr.skip(), gr.skip()
-        except UserError as e:
-            return f"<span class='wb-err'>{html.escape(str(e))}</span>", gr.skip(), gr.skip(), gr.skip()
+        except (ConfigError, UserError) as e:
+            return error_markdown(e, lang), gr.skip(), gr.skip(), gr.skip()
         rows = []
-        yes, no = ("✓ 일치", "✗ 다름") if lang == "ko" else ("✓ equal", "✗ differs")
+        yes, no = pick(T["match_yes"], lang), pick(T["match_no"], lang)
         for r in res["rows"]:
             p, c, mem = r["params"], r["cache"], r["train_memory"]
             rows.append([r["label"], f"{r['depth']} × {r['dims']['width']}", _fmt(p["total"]), _fmt(p["embedding"]),
                          _fmt(p["non_embedding"]), _fmt(p["active"]), yes if r["match"] else no,
                          _fmt(r["flops_train"]), _fmt(r["flops_infer"]),
                          pick(CACHE_KIND.get(c["kind"], c["kind"]), lang),
-                         _fmt(c["per_token"], "B") if c["per_token"] else ("일정" if lang == "ko" else "constant"),
+                         _fmt(c["per_token"], "B") if c["per_token"] else pick(T["constant"], lang),
                          _fmt(c["at_context"], "B"), _fmt(mem["total"], "B")])
         import pandas as pd
-        df = pd.DataFrame(rows, columns=PAPER_HEADERS[lang])
+        df = pd.DataFrame(rows, columns=pick(PAPER_HEADERS, lang))
         src = res["vocab_source"]
-        where = {"tokenizer": (f"토크나이저 '{src['name']}'", f"tokenizer '{src['name']}'"),
-                 "model.vocab_size": ("model.vocab_size", "model.vocab_size"),
-                 "default": ("토크나이저를 고르지 않아 가정한 값", "assumed: no tokenizer chosen")}[src["from"]]
-        head = (f"어휘 크기 {res['vocab_size']:,} ({pick(where, lang)}) · 문맥 {res['context']:,} · "
-                f"배치 {res['batch']} × 길이 {res['seq']} · {res['dtype']}" if lang == "ko" else
-                f"vocabulary {res['vocab_size']:,} ({pick(where, lang)}) · context {res['context']:,} · "
-                f"batch {res['batch']} x length {res['seq']} · {res['dtype']}")
+        where = {"tokenizer": pick(T["vocab_tokenizer"], lang).format(name=src.get("name")),
+                 "model.vocab_size": "model.vocab_size",
+                 "default": pick(T["vocab_default"], lang)}[src["from"]]
+        head = pick(T["paper_head"], lang).format(vocab=res["vocab_size"], where=where, context=res["context"],
+                                                  batch=res["batch"], seq=res["seq"], dtype=res["dtype"])
         return head, df, cache_figure(res["cache_curves"], res["context"], lang), memory_figure(res["rows"], lang)
 
     paper_inputs = [ui.lang_box, p_ctx, p_batch, p_seq, p_dtype, *config_inputs]
@@ -303,13 +321,7 @@ def build(ctx: AppContext):
 
     def submit(task):
         def go(lang, *cfg_values):
-            from workbench.config import ConfigError
-            try:
-                cfg = make_cfg(task, *cfg_values)
-            except ConfigError as e:
-                return gr.skip(), config_error_markdown(e, lang)
-            run_id = ctx.jobs.submit("arch", cfg)
-            return run_id, (f"작업 {run_id} 을(를) 시작했습니다." if lang == "ko" else f"Started job {run_id}.")
+            return launch(ctx, "arch", lambda: make_cfg(task, *cfg_values), lang).outputs()
         return go
 
     measure_btn.click(submit("measure"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
@@ -363,7 +375,7 @@ def build(ctx: AppContext):
             for ev in store_events(run.id):
                 res = ev["payload"].get("result", {})
                 if ev["payload"].get("kind") == "measure" and res.get("slow_path"):
-                    slow[res["family"]] = "⚠ " + ("느린 대체 구현" if lang == "ko" else "slow fallback")
+                    slow[res["family"]] = "⚠ " + pick(T["slow_fallback"], lang)
         out = []
         fmt = lambda x: "–" if x is None else f"{x:.2f}"  # noqa: E731
         for fam in m.get("step_s", {}) or m.get("decode_tok_s", {}):
@@ -377,7 +389,7 @@ def build(ctx: AppContext):
                         fmt(fit_exponent([p[0] for p in dec], [p[1] for p in dec])["all"]),
                         fmt(fit_exponent([p[0] for p in cache], [p[1] for p in cache])["all"]),
                         ", ".join(str(int(p[0])) for p in st), slow.get(fam, "")])
-        return pd.DataFrame(out, columns=EXP_HEADERS[lang])
+        return pd.DataFrame(out, columns=pick(EXP_HEADERS, lang))
 
     def store_events(run_id):
         return ctx.store.events(run_id, kind="arch_result", limit=200)
@@ -387,7 +399,7 @@ def build(ctx: AppContext):
 
         from workbench.arch.race import table
         if run is None:
-            return pd.DataFrame([], columns=RACE_HEADERS[lang])
+            return pd.DataFrame([], columns=pick(RACE_HEADERS, lang))
         results = [ev["payload"]["result"] for ev in store_events(run.id) if ev["payload"].get("kind") == "race"]
         tab = table(results) if results else {"rows": []}
         rows = []
@@ -396,7 +408,7 @@ def build(ctx: AppContext):
             rows.append([r["label"], _fmt(r["params"]) + active, f"{r['tokens']:,}", f"{r['seconds']:.1f}",
                          f"{r['tokens_per_s']:,.0f}", f"{r['loss_equal_tokens']:.3f}", f"{r['held_out_loss']:.3f}",
                          f"{r['loss_equal_time']:.3f}", f"{r['tokens_by_equal_time']:,}"])
-        return pd.DataFrame(rows, columns=RACE_HEADERS[lang])
+        return pd.DataFrame(rows, columns=pick(RACE_HEADERS, lang))
 
     def notes_md(mrun, rrun, lang):
         lines = []
@@ -410,13 +422,8 @@ def build(ctx: AppContext):
                 lines += [f"- {html.escape(n[lang] if isinstance(n, dict) else str(n))}"
                           for n in ev["payload"].get("notes", [])]
             if rrun.summary and rrun.summary.get("race"):
-                t = rrun.summary["race"]["table"]
-                lines.append(("- 같은 시간 기준: 가장 빨리 끝난 계열의 학습 시간 "
-                              f"{t['equal_time_budget_s']:.1f}초 안에 각 계열이 마지막으로 잰 검증 손실 (같은 검증 "
-                              "텍스트)." if lang == "ko" else
-                              "- Equal wall time: each family's held-out loss at its last evaluation within the "
-                              f"training time of the fastest-finishing family ({t['equal_time_budget_s']:.1f} s), "
-                              "on the same held-out text."))
+                budget = rrun.summary["race"]["table"]["equal_time_budget_s"]
+                lines.append(pick(T["equal_time"], lang).format(budget=budget))
         return "\n".join(lines)
 
     timer.tick(on_tick, [panel.run_id, ui.lang_box, seen], [measure_plot, exp_table, race_plot, race_table, notes,
@@ -425,7 +432,7 @@ def build(ctx: AppContext):
     def on_learn(fam, lang):
         from workbench.arch.learn import core_source_text, EXPLAIN
         from workbench.arch.measure import pick_device, slow_path
-        text = EXPLAIN[fam][0 if lang == "ko" else 1]
+        text = pick(EXPLAIN[fam], lang)
         note = slow_path(fam, pick_device("auto"))
         if note:
             text += "\n\n⚠ " + note[lang]
@@ -441,15 +448,10 @@ def build(ctx: AppContext):
             cfg = make_cfg("save", *cfg_values, name=name or "", overwrite=bool(over), **{"model.family": fam})
             from workbench.arch.save import save_architecture
             res = save_architecture(ctx.ws, cfg.arch_for(fam), cfg.tokenizer, cfg.name, overwrite=cfg.overwrite)
-        except ConfigError as e:
-            return config_error_markdown(e, lang)
-        except UserError as e:
-            return f"<span class='wb-err'>{html.escape(str(e))}</span>"
-        if lang == "ko":
-            return (f"저장했습니다: **{res['name']}** ({FAMILIES[fam][0]}, 파라미터 {_fmt(res['params'])}, 어휘 "
-                    f"{res['vocab_size']:,}) → `{res['path']}`. 사전학습 탭에서 고를 수 있습니다.")
-        return (f"Saved **{res['name']}** ({FAMILIES[fam][0]}, {_fmt(res['params'])} parameters, vocabulary "
-                f"{res['vocab_size']:,}) → `{res['path']}`. Pick it in the Pretrain tab.")
+        except (ConfigError, UserError) as e:
+            return error_markdown(e, lang)
+        return pick(T["saved"], lang).format(name=res["name"], family=FAMILIES[fam][0], params=_fmt(res["params"]),
+                                             vocab=res["vocab_size"], path=res["path"])
 
     save_btn.click(on_save, [ui.lang_box, save_fam, save_name, overwrite, *config_inputs], [save_msg])
     return refresh_lists, [ui.lang_box, tok_dd, corpus_dd], [tok_dd, corpus_dd]  # on opening the tab

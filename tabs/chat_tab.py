@@ -15,9 +15,11 @@ import gradio as gr
 
 from workbench.chat.models import CHAT_KINDS
 
+from state.i18n import LANGS, pick
+
 from .components import AppContext, artifact_choices, artifact_picker
-from .forms import ConfigForm, config_error_markdown
-from .i18n import pick
+from .forms import ConfigForm
+from .launch import error_markdown
 
 T = {
     "intro": ("프로젝트에서 만든 모델과 대화합니다. 기본(사전학습) 모델은 메시지를 이어 쓰고, 채팅 모델(미세조정·정렬)은 "
@@ -87,11 +89,6 @@ SAMPLING_FIELDS = ["system", "temperature", "top_p", "top_k", "repetition_penalt
 CSS_CLASS = "wb-chat-stats"
 
 
-def t(key: str, lang: str, **kw) -> str:
-    s = pick(T[key], lang)
-    return s.format(**kw) if kw else s
-
-
 # -- per-session stop events (a Stop click reaches the reply running for the same browser tab) ----------
 class _StopEvents:
     def __init__(self, limit: int = 2000):
@@ -134,14 +131,15 @@ def fmt_params(n: int | None) -> str:
 def stats_line(stats: dict, lang: str) -> str:
     ttft = f"{stats['ttft_s'] * 1000:.0f} ms" if stats.get("ttft_s") is not None else "–"
     tps = f"{stats['tokens_per_s']:.1f}" if stats.get("tokens_per_s") else "–"
-    line = t("stats", lang, ttft=ttft, tps=tps, n=stats.get("tokens", 0),
-             mode=pick(MODE_NAMES.get(stats.get("mode"), ("?", "?")), lang), seed=stats.get("seed", "–"))
+    mode = pick(MODE_NAMES.get(stats.get("mode"), ("?", "?")), lang)
+    line = pick(T["stats"], lang).format(ttft=ttft, tps=tps, n=stats.get("tokens", 0), mode=mode,
+                                         seed=stats.get("seed", "–"))
     if (stats.get("load_s") or 0) >= 0.05:
-        line += " · " + t("load_s", lang, s=f"{stats['load_s']:.1f}")
+        line += " · " + pick(T["load_s"], lang).format(s=f"{stats['load_s']:.1f}")
     if (stats.get("queue_s") or 0) >= 0.05:
-        line += " · " + t("queue_s", lang, s=f"{stats['queue_s']:.1f}")
+        line += " · " + pick(T["queue_s"], lang).format(s=f"{stats['queue_s']:.1f}")
     if stats.get("finish_reason") == "stopped":
-        line += f" · {t('stopped', lang)}"
+        line += f" · {pick(T['stopped'], lang)}"
     return line
 
 
@@ -161,7 +159,7 @@ def notice_text(notices, lang: str, label: str = "") -> str:
     lines = []
     for n in notices:
         key = "no_template_notice" if n.code == "no_template" else n.code
-        text = t(key, lang, **n.values) if key in T else n.text
+        text = pick(T[key], lang).format(**n.values) if key in T else pick(n.text, lang)
         lines.append(f"- ℹ️ {label}{text}")
     return "\n".join(lines)
 
@@ -174,27 +172,28 @@ def model_info_markdown(ctx: AppContext, ids: list[str], mode: str, lang: str) -
         try:
             info = describe(resolve(ctx.ws, art_id))
         except UserError as e:
-            lines.append(f"- ⚠️ {html.escape(str(e))}")
+            lines.append(f"- ⚠️ {html.escape(pick(e.text, lang))}")
             continue
         eff = info.default_mode if mode == "auto" else mode
-        kind = t("kind_chat", lang) if info.chat_model else t("kind_base", lang)
+        kind = pick(T["kind_chat"], lang) if info.chat_model else pick(T["kind_base"], lang)
         if not info.chat_template:
-            kind += f", {t('no_template', lang)}"
-        lines.append("- " + t("info_chat", lang, name=html.escape(info.ref.name), arch=info.arch,
-                              params=fmt_params(info.params), ctx=info.context or "?", kind=kind,
-                              mode=pick(MODE_NAMES[eff], lang)))
+            kind += f", {pick(T['no_template'], lang)}"
+        lines.append("- " + pick(T["info_chat"], lang).format(
+            name=html.escape(info.ref.name), arch=info.arch, params=fmt_params(info.params), ctx=info.context or "?",
+            kind=kind, mode=pick(MODE_NAMES[eff], lang)))
         if info.problems:
-            lines.append("  - ⚠️ " + t("broken", lang, why=html.escape("; ".join(info.problems))))
+            why = "; ".join(pick(x, lang) for x in info.problems)
+            lines.append("  - ⚠️ " + pick(T["broken"], lang).format(why=html.escape(why)))
         if eff == "continue":
-            lines.append(f"  - {t('continue_note', lang)}")
-    return "\n".join(lines) if lines else t("no_model", lang)
+            lines.append(f"  - {pick(T['continue_note'], lang)}")
+    return "\n".join(lines) if lines else pick(T["no_model"], lang)
 
 
 def engine_markdown(ctx: AppContext, lang: str) -> str:
     st = engine_of(ctx).status()
-    models = ", ".join(f"{m['model']} ({m['mb']} MB, {m['device']})" for m in st["loaded"]) or t("none", lang)
-    return t("engine", lang, models=html.escape(models), used=st["cache_mb"], limit=st["cache_limit_mb"],
-             busy=st["busy"], slots=st["slots"])
+    models = ", ".join(f"{m['model']} ({m['mb']} MB, {m['device']})" for m in st["loaded"]) or pick(T["none"], lang)
+    return pick(T["engine"], lang).format(models=html.escape(models), used=st["cache_mb"],
+                                          limit=st["cache_limit_mb"], busy=st["busy"], slots=st["slots"])
 
 
 # -- the tab -------------------------------------------------------------------------------------
@@ -217,7 +216,7 @@ def build(ctx: AppContext):
             refresh = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", elem_id="chat-refresh"), value=T["refresh"])
     with gr.Row():
         mode_choices = tuple([(pick(T[k], lg), v) for k, v in (("mode_auto", "auto"), ("mode_chat", "chat"),
-                                                                  ("mode_continue", "continue"))] for lg in ("ko", "en"))
+                                                                  ("mode_continue", "continue"))] for lg in LANGS)
         mode = gr.Radio(ui.text(mode_choices), value="auto", label=ui.text(T["mode"]), elem_id="chat-mode", scale=1)
         ui.reg(mode, label=T["mode"], choices=mode_choices)
         info = gr.Markdown(model_info_markdown(ctx, [model_a.value] if model_a.value else [], "auto", ui.lang),
@@ -285,18 +284,18 @@ def build(ctx: AppContext):
         from workbench.errors import UserError
 
         if not user_text or not user_text.strip():
-            yield outputs_now(ha, hb, lang, f"⚠️ {t('empty', lang)}")
+            yield outputs_now(ha, hb, lang, f"⚠️ {pick(T['empty'], lang)}")
             return
         if not a:
-            yield outputs_now(ha, hb, lang, f"⚠️ {t('no_model', lang)}", restore_text)
+            yield outputs_now(ha, hb, lang, f"⚠️ {pick(T['no_model'], lang)}", restore_text)
             return
         if two and not b:
-            yield outputs_now(ha, hb, lang, f"⚠️ {t('pick_b', lang)}", restore_text)
+            yield outputs_now(ha, hb, lang, f"⚠️ {pick(T['pick_b'], lang)}", restore_text)
             return
         try:
             cfg = form.to_config(values, model=a, message=user_text, mode=mode_v)
         except ConfigError as e:
-            yield outputs_now(ha, hb, lang, config_error_markdown(e, lang), restore_text)
+            yield outputs_now(ha, hb, lang, error_markdown(e, lang), restore_text)
             return
         ids = [a, b] if two else [a]
         hists = [list(ha), list(hb)]
@@ -304,7 +303,7 @@ def build(ctx: AppContext):
         stop_ev.clear()
         in_memory = {str(m.ref.artifact_id) for m in engine_of(ctx).cache.loaded()}
         loading = any(str(i) not in in_memory for i in ids)
-        yield outputs_now(ha, hb, lang, f"⏳ {t('loading' if loading else 'waiting', lang)}", "")
+        yield outputs_now(ha, hb, lang, f"⏳ {pick(T['loading' if loading else 'waiting'], lang)}", "")
         gens, notes, errors = [], [], []
         for col, art_id in enumerate(ids):
             label = f"{'AB'[col]}: " if two else ""
@@ -313,7 +312,7 @@ def build(ctx: AppContext):
                 g = engine_of(ctx).chat(ref, messages_from(hists[col], user_text, cfg.system), mode=mode_v,
                                         params=cfg.sampling(), stop=stop_ev)
             except UserError as e:
-                errors.append(f"- ⚠️ **{label}{t('cannot', lang)}**: {html.escape(str(e))}")
+                errors.append(f"- ⚠️ **{label}{pick(T['cannot'], lang)}**: {html.escape(pick(e.text, lang))}")
                 continue
             gens.append((col, g))
             hists[col] += [{"role": "user", "content": user_text}, {"role": "assistant", "content": ""}]
@@ -323,13 +322,14 @@ def build(ctx: AppContext):
             yield outputs_now(ha, hb, lang, "\n".join(errors), restore_text)
             return
         head = "\n".join(errors + notes)
-        yield outputs_now(hists[0], hists[1], lang, head or f"⏳ {t('waiting', lang)}")
+        yield outputs_now(hists[0], hists[1], lang, head or f"⏳ {pick(T['waiting'], lang)}")
         last = 0.0
         failures = []
         for i, piece, err in stream_together([g for _, g in gens]):
             col, g = gens[i]
             if err is not None:
-                failures.append(f"- ⚠️ **{t('error', lang)}**: {html.escape(str(err))}")
+                why = pick(getattr(err, "text", err), lang)  # a UserError in the person's language
+                failures.append(f"- ⚠️ **{pick(T['error'], lang)}**: {html.escape(why)}")
             if piece is not None:
                 hists[col][-1]["content"] += piece
             else:
@@ -346,7 +346,7 @@ def build(ctx: AppContext):
     def regen_fn(request: gr.Request, ha, hb, a, b, two, mode_v, lang, *values):
         last_user = next((m["content"] for m in reversed(ha) if m["role"] == "user"), None)
         if last_user is None:
-            yield outputs_now(ha, hb, lang, f"⚠️ {t('nothing_regen', lang)}")
+            yield outputs_now(ha, hb, lang, f"⚠️ {pick(T['nothing_regen'], lang)}")
             return
 
         def drop_last_turn(h):
@@ -361,7 +361,7 @@ def build(ctx: AppContext):
 
     def stop_fn(request: gr.Request, lang):
         stops.get(request.session_hash).set()
-        return f"⏹ {t('stopping', lang)}"
+        return f"⏹ {pick(T['stopping'], lang)}"
 
     def clear_fn(request: gr.Request, lang):
         stops.get(request.session_hash).set()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 
+from state.i18n import pick
+
 COLORS = ["#8c8c8c", "#1f77b4", "#2ca02c", "#ff7f0e"]
 
 T = {
@@ -33,11 +35,6 @@ T = {
 }
 
 
-def tr(key: str, lang: str, **kw) -> str:
-    s = T[key][0 if lang == "ko" else 1]
-    return s.format(**kw) if kw else s
-
-
 def _len_labels(edges: list) -> list[str]:
     out = []
     for lo, hi in zip(edges[:-1], edges[1:]):
@@ -50,7 +47,7 @@ def stats_figure(sets: dict[str, dict], lang: str = "ko"):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    titles = [tr(k, lang) for k in ("len", "ratio", "words", "coverage", "cho", "jung", "jong", "bigrams")]
+    titles = [pick(T[k], lang) for k in ("len", "ratio", "words", "coverage", "cho", "jung", "jong", "bigrams")]
     fig = make_subplots(rows=4, cols=2, subplot_titles=titles, vertical_spacing=0.07, horizontal_spacing=0.1)
     last = list(sets.values())[-1]
     top_words = [w for w, _ in last["top_words"][:15]][::-1]
@@ -95,7 +92,7 @@ def counts_html(sets: dict[str, dict], lang: str = "ko") -> str:
             ("wordcount", lambda s: s["words"]), ("mean", lambda s: float(s["mean_chars"])),
             ("distinct", lambda s: s["syllables"]["distinct"]), ("ksx", lambda s: s["syllables"]["ksx1001_used"])]
     labels = list(sets)
-    head = "".join(f"<th>{html.escape(x)}</th>" for x in [tr("item", lang), *labels]
+    head = "".join(f"<th>{html.escape(x)}</th>" for x in [pick(T["item"], lang), *labels]
                    + (["Δ"] if len(labels) == 2 else []))
     body = []
     for key, get in rows:
@@ -104,13 +101,13 @@ def counts_html(sets: dict[str, dict], lang: str = "ko") -> str:
         if len(vals) == 2:
             d = vals[1] - vals[0]
             cells += f"<td>{'+' if d > 0 else ''}{fmt(d)}</td>"
-        body.append(f"<tr><td>{html.escape(tr(key, lang))}</td>{cells}</tr>")
+        body.append(f"<tr><td>{html.escape(pick(T[key], lang))}</td>{cells}</tr>")
+    no_delta = "<td></td>" if len(labels) == 2 else ""  # rows without a change column
     for p in ("90%", "99%", "99.9%"):
         cells = "".join(f"<td>{s['syllables']['needed_for_coverage'][p]:,}</td>" for s in sets.values())
-        body.append(f"<tr><td>{html.escape(tr('need', lang, p=p))}</td>{cells}"
-                    f"{'<td></td>' if len(labels) == 2 else ''}</tr>")
+        body.append(f"<tr><td>{html.escape(pick(T['need'], lang).format(p=p))}</td>{cells}{no_delta}</tr>")
     cells = "".join(f"<td>{s['syllables']['outside_ksx1001_share']:.3%}</td>" for s in sets.values())
-    body.append(f"<tr><td>{html.escape(tr('outside', lang))}</td>{cells}{'<td></td>' if len(labels) == 2 else ''}</tr>")
+    body.append(f"<tr><td>{html.escape(pick(T['outside'], lang))}</td>{cells}{no_delta}</tr>")
     cells = "".join(f"<td>{s['sampled_docs']:,}</td>" for s in sets.values())
-    body.append(f"<tr><td>{html.escape(tr('sampled', lang))}</td>{cells}{'<td></td>' if len(labels) == 2 else ''}</tr>")
+    body.append(f"<tr><td>{html.escape(pick(T['sampled'], lang))}</td>{cells}{no_delta}</tr>")
     return f"<table class='wb-corpus-counts'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

@@ -18,9 +18,12 @@ from pathlib import Path
 
 import gradio as gr
 
+from state.i18n import pick
+
 from .components import AppContext, JobPanel, artifact_picker, refresh_picker
 from .corpus_figures import counts_html, stats_figure
-from .forms import ConfigForm, config_error_markdown
+from .forms import ConfigForm
+from .launch import error_markdown, launch
 
 T = {
     "intro": ("원본 글을 불러와 살펴보고, 정제 레시피(정제·필터·중복 제거)를 실행해 토크나이저와 사전학습이 쓸 "
@@ -152,22 +155,17 @@ REFUSED = {
     "hf_error": ("데이터셋을 불러오지 못했습니다", "could not load the dataset"),
     "unreadable": ("읽을 수 없습니다", "cannot be read"),
 }
+EXAMPLE_COLS = {  # the columns of a step's examples
+    "before": ("전", "before"), "after": ("후", "after"), "removed": ("지운 문서", "removed document"),
+    "why": ("이유", "why"), "same_as": ("같은 문서", "same as"), "kept": ("남긴 문서", "kept document"),
+}
 ACCEPT = [".txt", ".md", ".jsonl", ".json", ".csv", ".tsv", ".parquet", ".html", ".htm", ".zip", ".gz"]
 CARD = ("display:inline-block;vertical-align:top;width:300px;margin:4px;padding:8px;border-radius:6px;"
         "white-space:pre-wrap;word-break:break-all;font-size:0.88em;background:#fafafa;")
 
 
-def p(pair, lang: str) -> str:
-    return pair[0] if lang == "ko" else pair[1]
-
-
-def m(key: str, lang: str, **kw) -> str:
-    s = p(MSG[key], lang)
-    return s.format(**kw) if kw else s
-
-
 def step_label(step: str, lang: str) -> str:
-    return p(STEPS.get(step, (step, step)), lang)
+    return pick(STEPS.get(step, (step, step)), lang)
 
 
 def esc(s) -> str:
@@ -178,27 +176,29 @@ def esc(s) -> str:
 def load_message(res: dict, lang: str, limit: int) -> str:
     rep = res["report"]
     n = len(res["docs"])
-    out = [f"<p>{m('loaded', lang, n=n, more=m('more', lang, n=limit) if res['truncated'] else '')}</p>"
-           if n else f"<p class='wb-err'>{m('nothing', lang)}</p>"]
+    more = pick(MSG["more"], lang).format(n=limit) if res["truncated"] else ""
+    out = [f"<p>{pick(MSG['loaded'], lang).format(n=n, more=more)}</p>"
+           if n else f"<p class='wb-err'>{pick(MSG['nothing'], lang)}</p>"]
     if rep["files"]:
-        cols = p(MSG["file_cols"], lang)
+        cols = pick(MSG["file_cols"], lang)
         rows = "".join(f"<tr><td>{esc(f['source'])}</td><td>{esc(f.get('encoding', ''))}</td>"
                        f"<td>{esc(f.get('unit') or f.get('field') or '')}</td><td>{f['docs']:,}</td></tr>"
                        for f in rep["files"][:200])
         out.append(f"<table class='wb-corpus-files'><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr>{rows}</table>")
     if rep["refused"]:
-        items = "".join(f"<li><b>{esc(r['source'])}</b>: {esc(p(REFUSED.get(r.get('code'), REFUSED['unreadable']), lang))}"
+        items = "".join(f"<li><b>{esc(r['source'])}</b>: "
+                        f"{esc(pick(REFUSED.get(r.get('code'), REFUSED['unreadable']), lang))}"
                         f" <small>({esc(r['reason'])})</small></li>" for r in rep["refused"][:100])
-        out.append(f"<div class='wb-err corpus-refused'><b>{m('refused', lang)}</b><ul>{items}</ul></div>")
+        out.append(f"<div class='wb-err corpus-refused'><b>{pick(MSG['refused'], lang)}</b><ul>{items}</ul></div>")
     if rep["warnings"]:
-        out.append(f"<details><summary>{m('warnings', lang)} ({len(rep['warnings'])})</summary><ul>"
+        out.append(f"<details><summary>{pick(MSG['warnings'], lang)} ({len(rep['warnings'])})</summary><ul>"
                    + "".join(f"<li>{esc(w)}</li>" for w in rep["warnings"][:50]) + "</ul></details>")
     return "\n".join(out)
 
 
 def samples_html(docs: list[dict], query: str, matched: int, lang: str) -> str:
     q = query.strip()
-    head = f"<p class='wb-msg'>{m('matches', lang, m=matched, k=len(docs))}</p>"
+    head = f"<p class='wb-msg'>{pick(MSG['matches'], lang).format(m=matched, k=len(docs))}</p>"
     cards = []
     for d in docs:
         text = d["text"] if len(d["text"]) <= 700 else d["text"][:700] + "…"
@@ -213,30 +213,29 @@ def samples_html(docs: list[dict], query: str, matched: int, lang: str) -> str:
 
 def why_text(why: dict, lang: str) -> str:
     metric = why.get("metric", "")
-    name = p(METRICS.get(metric, (metric, metric)), lang)
+    name = pick(METRICS.get(metric, (metric, metric)), lang)
     return f"{name} {why.get('value')} {why.get('op')} {why.get('limit')}"
 
 
 def examples_html(report: dict, step: str | None, lang: str) -> str:
     ex = (report.get("examples") or {}).get(step or "", [])
     if not ex:
-        return f"<p class='wb-msg'>{m('no_examples', lang)}</p>"
+        return f"<p class='wb-msg'>{pick(MSG['no_examples'], lang)}</p>"
     rows = []
-    ko = lang == "ko"
     if step.startswith("clean."):
-        head = ["id", "전" if ko else "before", "후" if ko else "after"]
+        head = ["id", *(pick(EXAMPLE_COLS[k], lang) for k in ("before", "after"))]
         for e in ex:
             rows.append([e["id"], *diff_marked(e["before"], e["after"])])
     elif step.startswith("filters."):
-        head = ["id", "지운 문서" if ko else "removed document", "이유" if ko else "why"]
+        head = ["id", *(pick(EXAMPLE_COLS[k], lang) for k in ("removed", "why"))]
         for e in ex:
             rows.append([e["id"], e["text"], why_text(e["why"], lang)])
     elif step == "dedup.exact":
-        head = ["id", "지운 문서" if ko else "removed document", "같은 문서" if ko else "same as"]
+        head = ["id", *(pick(EXAMPLE_COLS[k], lang) for k in ("removed", "same_as"))]
         for e in ex:
             rows.append([e["id"], e["text"], e["same_as"]])
     else:
-        head = ["id", "지운 문서" if ko else "removed document", "남긴 문서" if ko else "kept document", "Jaccard"]
+        head = ["id", *(pick(EXAMPLE_COLS[k], lang) for k in ("removed", "kept")), "Jaccard"]
         for e in ex:
             rows.append([e["id"], e["text"], e["kept"]["text"], e["jaccard"]])
     th = "".join(f"<th>{esc(h)}</th>" for h in head)
@@ -296,16 +295,16 @@ def diff_marked(before: str, after: str, context: int = 80, span: int = 600) -> 
 def clusters_html(report: dict, lang: str) -> str:
     cl = report.get("clusters") or []
     if not cl:
-        return f"<p class='wb-msg'>{m('no_clusters', lang)}</p>"
+        return f"<p class='wb-msg'>{pick(MSG['no_clusters'], lang)}</p>"
     out = []
     for i, c in enumerate(cl, 1):
         kept = (f"<div class='corpus-kept' style='{CARD}border:2px solid #2ca02c'><b style='color:#2ca02c'>✓ "
-                f"{m('kept', lang)}</b> <small>{esc(c['kept']['id'])}</small><br>{esc(c['kept']['text'])}</div>")
+                f"{pick(MSG['kept'], lang)}</b> <small>{esc(c['kept']['id'])}</small><br>{esc(c['kept']['text'])}</div>")
         members = "".join(f"<div class='corpus-dup' style='{CARD}border:1px solid #bbb'><b style='color:#d62728'>✗ "
-                          f"{m('removed', lang)}</b> <small>{esc(d['id'])} · J={d['jaccard']}</small><br>"
+                          f"{pick(MSG['removed'], lang)}</b> <small>{esc(d['id'])} · J={d['jaccard']}</small><br>"
                           f"{esc(d['text'])}</div>" for d in c["members"])
         out.append(f"<div class='corpus-cluster' style='margin:6px 0;overflow-x:auto;white-space:nowrap'>"
-                   f"<div><b>{m('cluster', lang, i=i, n=c['size'])}</b></div>{kept}{members}</div>")
+                   f"<div><b>{pick(MSG['cluster'], lang).format(i=i, n=c['size'])}</b></div>{kept}{members}</div>")
     return "".join(out)
 
 
@@ -336,7 +335,7 @@ def build(ctx: AppContext):
     upload = gr.File(label=ui.text(T["upload"]), file_count="multiple", file_types=ACCEPT, elem_id="corpus-upload")
     ui.reg(upload, label=T["upload"])
     if limit_mb:
-        lim = (m("upload_limit", "ko", mb=limit_mb), m("upload_limit", "en", mb=limit_mb))
+        lim = tuple(s.format(mb=limit_mb) for s in MSG["upload_limit"])
         ui.reg(gr.Markdown(ui.text(lim), elem_classes=["wb-msg"]), value=lim)
     with gr.Row():
         path = ui.reg(gr.Textbox(label=ui.text(T["path"]), elem_id="corpus-path", scale=3), label=T["path"])
@@ -390,7 +389,7 @@ def build(ctx: AppContext):
     shown = gr.State("")
     result_run = gr.State(None)
     results_head = gr.Markdown(elem_id="corpus-results")
-    steps_table = gr.Dataframe(headers=p(T["steps_cols"], ui.lang), interactive=False, elem_id="corpus-steps",
+    steps_table = gr.Dataframe(headers=pick(T["steps_cols"], ui.lang), interactive=False, elem_id="corpus-steps",
                                wrap=True)
     step_pick = ui.reg(gr.Dropdown([], label=ui.text(T["step_pick"]), elem_id="corpus-step-pick"), label=T["step_pick"])
     examples = gr.HTML(elem_id="corpus-examples")
@@ -421,7 +420,7 @@ def build(ctx: AppContext):
         try:
             res = load_preview(specs, text_field=tf, unit=un, hf=hf, ws=ctx.ws)
         except UserError as e:
-            return (f"<p class='wb-err'>{esc(e)}</p>", *[gr.skip()] * 3, *[gr.skip()] * len(explore_outputs))
+            return (f"<p>{error_markdown(e, lang)}</p>", *[gr.skip()] * 3, *[gr.skip()] * len(explore_outputs))
         msg = load_message(res, lang, PREVIEW_LIMIT)
         for r in res["report"]["refused"]:  # keep only accepted uploads in the workspace
             for spec in specs:
@@ -431,10 +430,10 @@ def build(ctx: AppContext):
         if not res["docs"]:  # keep what was loaded before
             return (msg, *[gr.skip()] * 3, *[gr.skip()] * len(explore_outputs))
         src = {"specs": specs, "text_field": tf, "unit": un, "hf": hf.__dict__ if hf else None}
-        title = m("explore_preview", lang, n=len(res["docs"]))
+        title = pick(MSG["explore_preview"], lang).format(n=len(res["docs"]))
         shown_docs, matched = search_docs(res["docs"], "", 10, 0)
         return (msg, src, res["docs"], {"kind": "preview"},
-                *show_stats(f"**{title}**", res["stats"], p(MSG["loaded_label"], lang), lang),
+                *show_stats(f"**{title}**", res["stats"], pick(MSG["loaded_label"], lang), lang),
                 samples_html(shown_docs, "", matched, lang))
 
     load_outputs = [load_msg, sources, preview, target, *explore_outputs]
@@ -460,7 +459,8 @@ def build(ctx: AppContext):
             hf = HFSource(hn.strip(), (hc or "").strip(), (hs or "train").strip() or "train", (hcol or "").strip(),
                           int(hrows or 10_000))
         if not specs and hf is None:
-            return (f"<p class='wb-err'>{m('need_source', lang)}</p>", *[gr.skip()] * (len(load_outputs) - 1))
+            return (f"<p class='wb-err'>{pick(MSG['need_source'], lang)}</p>",
+                    *[gr.skip()] * (len(load_outputs) - 1))
         return do_load(specs, (tf or "").strip(), un or "auto", hf, lang)
 
     bundled.click(load_bundled, [lang_box], load_outputs)
@@ -471,10 +471,10 @@ def build(ctx: AppContext):
         from workbench.corpus.preview import corpus_overview, search_corpus
         art = ctx.store.get_artifact(int(art_id)) if art_id else None
         if art is None:
-            return (m("no_target", lang), *[gr.skip()] * 3, gr.skip())
+            return (pick(MSG["no_target"], lang), *[gr.skip()] * 3, gr.skip())
         ov = corpus_overview(art.path)
-        sample = m("sampled", lang, n=ov["stats"]["docs"]) if ov["sampled"] else ""
-        title = f"**{m('explore_art', lang, name=art.name, n=ov['docs_total'], sample=sample)}**"
+        sample = pick(MSG["sampled"], lang).format(n=ov["stats"]["docs"]) if ov["sampled"] else ""
+        title = f"**{pick(MSG['explore_art'], lang).format(name=art.name, n=ov['docs_total'], sample=sample)}**"
         docs, matched = search_corpus(art.path, "", 10, 0)
         return (*show_stats(title, ov["stats"], art.name, lang), samples_html(docs, "", matched, lang),
                 {"kind": "artifact", "path": art.path, "name": art.name})
@@ -484,7 +484,7 @@ def build(ctx: AppContext):
     def do_search(q, tgt, docs, sd, lang):
         from workbench.corpus.preview import search_corpus, search_docs
         if not tgt:
-            return f"<p class='wb-msg'>{m('no_target', lang)}</p>"
+            return f"<p class='wb-msg'>{pick(MSG['no_target'], lang)}</p>"
         if tgt["kind"] == "artifact":
             found, matched = search_corpus(tgt["path"], q or "", 20, sd)
         else:
@@ -497,20 +497,15 @@ def build(ctx: AppContext):
                                                               [samples])
 
     def start(lang, src, *values):
-        from workbench.config import ConfigError
         if not src:
-            return gr.skip(), m("need_load", lang)
+            return gr.skip(), pick(MSG["need_load"], lang)
         hf = src.get("hf") or {}
         base = CorpusConfig().replace(
             inputs=src["specs"], text_field=src["text_field"], unit=src["unit"], save=False,
             **{"hf.name": hf.get("name", ""), "hf.config": hf.get("config", ""), "hf.split": hf.get("split", "train"),
                "hf.text_column": hf.get("text_column", ""), "hf.max_rows": hf.get("max_rows", 10_000)})
-        try:
-            cfg = form.to_config(values, base=base)
-        except ConfigError as e:
-            return gr.skip(), config_error_markdown(e, lang)
-        run_id = ctx.jobs.submit("corpus", cfg)
-        return run_id, m("started", lang, run=run_id)
+        return launch(ctx, "corpus", lambda: form.to_config(values, base=base), lang,
+                      started=MSG["started"]).outputs()
 
     run_btn.click(start, [lang_box, sources, *form.components], [panel.run_id, run_msg])
 
@@ -529,35 +524,38 @@ def build(ctx: AppContext):
         key = f"{run.id}:{run.status}:{lang}"
         if key == key_seen:
             return [gr.skip()] * len(result_outputs)
-        cols = p(T["steps_cols"], lang)
+        cols = pick(T["steps_cols"], lang)
         if run.status in ("queued", "running"):  # clear the previous run's results while this one works
-            return [key, None, m("running", lang, run=run.id), gr.update(value=[], headers=cols),
+            return [key, None, pick(MSG["running"], lang).format(run=run.id), gr.update(value=[], headers=cols),
                     gr.update(choices=[], value=None), "", "", "", None, gr.skip()]
         rep = read_report(run.id)
         if rep is None:
-            err = m("failed", lang, err=run.error or run.status) if run.status == "failed" else m("stopped", lang)
+            err = (pick(MSG["failed"], lang).format(err=pick(run.error, lang) or run.status)
+                   if run.status == "failed" else pick(MSG["stopped"], lang))
             return [key, run.id, err, gr.update(value=[], headers=cols), gr.update(choices=[], value=None), "", "", "",
                     None, gr.skip()]
-        head = m("res_head", lang, run=run.id, backend=rep["backend"], din=rep["docs_in"], dout=rep.get("docs_out", 0),
-                 sec=rep.get("seconds", 0), dps=rep.get("docs_per_second", 0))
+        head = pick(MSG["res_head"], lang).format(run=run.id, backend=rep["backend"], din=rep["docs_in"],
+                                                  dout=rep.get("docs_out", 0), sec=rep.get("seconds", 0),
+                                                  dps=rep.get("docs_per_second", 0))
         sp = rep.get("splits") or {}
         if sp:
-            head += " · " + m("splits", lang, train=sp.get("train", 0), val=sp.get("validation", 0))
+            head += " · " + pick(MSG["splits"], lang).format(train=sp.get("train", 0), val=sp.get("validation", 0))
         if rep.get("stopped"):
-            head += "\n\n" + m("stopped", lang)
+            head += "\n\n" + pick(MSG["stopped"], lang)
         elif rep.get("docs_out", 0) == 0:
             culprit = next((s for s in rep.get("steps", []) if s.get("left") == 0), None)
             if culprit:
-                head += "\n\n**" + m("zero", lang, step=step_label(culprit["step"], lang), n=culprit["removed"]) + "**"
+                zero = pick(MSG["zero"], lang).format(step=step_label(culprit["step"], lang), n=culprit["removed"])
+                head += f"\n\n**{zero}**"
         saved = [a for a in ctx.store.list_artifacts("corpus", run=run.id)]
         if saved:
-            head += "\n\n" + m("saved_as", lang, name=saved[0].name)
+            head += "\n\n" + pick(MSG["saved_as"], lang).format(name=saved[0].name)
         choices = [(step_label(s["step"], lang), s["step"]) for s in rep.get("steps", [])]
         first = next((s["step"] for s in rep.get("steps", []) if rep.get("examples", {}).get(s["step"])), None)
         st = rep.get("stats", {})
-        sets = {m("before", lang): st["before"]}
+        sets = {pick(MSG["before"], lang): st["before"]}
         if "after" in st:
-            sets[m("after", lang)] = st["after"]
+            sets[pick(MSG["after"], lang)] = st["after"]
         from workbench.corpus.stage import default_name
         name = saved[0].name if saved else default_name(CorpusConfig.from_dict(
             {k: v for k, v in rep["recipe"].items() if k in ("inputs",)}))
@@ -578,18 +576,18 @@ def build(ctx: AppContext):
         from workbench.corpus.stage import save_run_output
         from workbench.errors import UserError
         if not run_id:
-            return m("save_none", lang), gr.skip()
+            return pick(MSG["save_none"], lang), gr.skip()
         try:
             art_id = save_run_output(ctx.ws, run_id, (name or "").strip(), overwrite=bool(ow))
         except ArtifactExists:
-            return m("exists", lang, name=(name or "").strip()), gr.skip()
+            return pick(MSG["exists"], lang).format(name=(name or "").strip()), gr.skip()
         except NameError_ as e:
-            return m("bad_name", lang, err=str(e)), gr.skip()
+            return pick(MSG["bad_name"], lang).format(err=pick(e.text, lang)), gr.skip()
         except UserError:
-            return m("save_none", lang), gr.skip()
+            return pick(MSG["save_none"], lang), gr.skip()
         art = ctx.store.get_artifact(art_id)
         n = sum(art.meta.get("splits", {}).values())
-        return m("save_ok", lang, name=art.name, n=n), refresh_picker(ctx, art_pick, str(art_id))
+        return pick(MSG["save_ok"], lang).format(name=art.name, n=n), refresh_picker(ctx, art_pick, str(art_id))
 
     save_btn.click(save, [result_run, save_name, overwrite, lang_box, art_pick], [save_msg, art_pick])
     # on opening the tab: corpora saved meanwhile (another browser, a terminal) join the explore list

@@ -11,6 +11,7 @@ T = {
               "Every run of every stage. Click a row to see its config, metrics, outputs and log."),
     "summary_log": ("결과 요약과 로그", "Summary and log"),
     "stop_sel": ("선택한 실행 중지", "Stop selected run"),
+    "detail_h": ("### 선택한 실행", "### Selected run"),
 }
 
 
@@ -26,7 +27,7 @@ def build(ctx: AppContext) -> None:
         stop = ui.reg(gr.Button(ui.text(T["stop_sel"]), size="sm", variant="stop", scale=0), value=T["stop_sel"])
         note = gr.Markdown("")
     selected = gr.State(None)
-    ui.reg(gr.Markdown(f"### {ui.t('run_detail')}"), value=("### 선택한 실행", "### Selected run"))
+    ui.reg(gr.Markdown(ui.text(T["detail_h"])), value=T["detail_h"])
     header = gr.HTML(elem_id="wb-run-detail")
     with gr.Row():
         config = ui.reg(gr.Code(language="json", label=ui.t("config"), max_lines=20), label="config")

@@ -9,8 +9,11 @@ import html
 
 import gradio as gr
 
+from state.i18n import pick, say
+
 from .components import AppContext, JobPanel, artifact_picker, fmt_time, refresh_picker
-from .forms import ConfigForm, config_error_markdown
+from .forms import ConfigForm
+from .launch import launch
 
 T = {
     "intro": ("토크나이저는 글을 모델이 읽는 조각(토큰)으로 자릅니다. 말뭉치로 직접 학습하고, 문장 하나를 여러 토크나이저가 "
@@ -48,7 +51,39 @@ T = {
     "status_train": ("학습 실행 상태 (진행, 평가용 글의 어절당 토큰 수, 로그)",
                      "Training run (progress, held-out fertility, log)"),
     "status_compare": ("비교 실행 상태 (진행, 로그)", "Comparison run (progress, log)"),
+    # sentence spans
+    "tokens": ("토큰", "tokens"),
+    "per_word": ("어절당", "per word"),
+    "byte_tokens": ("ids {ids} · {n}개 바이트 토큰 ({labels})", "ids {ids} · {n} byte tokens ({labels})"),
+    "legend": ("색 = 토큰 하나 · 점선 = 바이트 조각(음절로 표시) · 빨강 = UNK · ▁ = 공백 · 마우스를 올리면 id",
+               "color = one token · dashed = byte pieces (shown as the syllable) · red = UNK · ▁ = space · "
+               "hover for ids"),
+    # figures
+    "byte": ("바이트", "byte"),
+    "len_x": ("토큰 길이 (글자)", "token length (characters)"),
+    "len_y": ("토큰 비율", "share of tokens"),
+    "held_back": ("1/100 떼어 둔 글", "1/100 held back"),
+    "sweep_x": ("어휘 크기", "vocabulary size"),
+    "sweep_y": ("어절당 토큰 (평가용 글)", "tokens per word (held-out)"),
+    # results and messages
+    "train_failed": ("학습 실패", "Training failed"),
+    "train_stopped": ("학습 중지됨", "Training stopped"),
+    "saved_line": ("**저장됨: `{name}`** · {algorithm} · 어휘 {vocab:,} · 학습 {seconds} s",
+                   "**Saved: `{name}`** · {algorithm} · vocab {vocab:,} · training {seconds} s"),
+    "heldout_line": ("평가용 글 ({texts}): 어절당 토큰 {fertility}, 글자/토큰 {cpt}",
+                     "held-out ({texts}): fertility {fertility}, chars/token {cpt}"),
+    "sweep_line": ("스윕: {points}", "sweep: {points}"),
+    "train_job": ("큰 말뭉치라 작업으로 실행합니다 (아래 진행 상황).", "A large corpus: running as a job (progress below)."),
+    "compare_job": ("작업으로 실행합니다 (아래 진행 상황).", "Running as a job (progress below)."),
+    "compare_failed": ("비교 실패", "Comparison failed"),
+    "compare_note": ("평가용 글: {label} · {texts:,} 개 글 · {words:,} 어절",
+                     "Held-out text: {label} · {texts:,} texts · {words:,} words"),
+    "trained_on": (": 이 글로 학습한 토크나이저 (수치가 낙관적)", ": trained on this text (optimistic figures)"),
 }
+ROUNDTRIP = {"exact": ("✓ 그대로 복원", "✓ round-trips"),
+             "normalized": ("≈ 정규화 후 복원", "≈ round-trips after normalization"),
+             "lossy": ("✗ 입력과 다르게 복원", "✗ does not reproduce the input"),
+             "n/a": ("복원 없음", "no decoder")}
 
 EXAMPLE = "한국어 토크나이저는 형태소 경계를 얼마나 잘 지킬까요? 똠얌꿍도 먹었어요."
 
@@ -94,13 +129,8 @@ INPROCESS_MB = 5.0
 INPROCESS_COMPARE_TEXTS = 5000
 
 
-def _pick(pair, lang):
-    return pair[0] if lang == "ko" else pair[1]
-
-
 # -- sentence spans as HTML ----------------------------------------------------------------------------
 def spans_html(segs, lang: str) -> str:
-    ko = lang == "ko"
     rows = []
     for seg in segs:
         name = html.escape(seg.name)
@@ -109,14 +139,11 @@ def spans_html(segs, lang: str) -> str:
                         f"<div class='wb-err'>{html.escape(seg.error or '')}</div></div>")
             continue
         per_word = f"{seg.count / seg.words:.2f}" if seg.words else "–"
-        rt = {"exact": ("✓ 그대로 복원", "✓ round-trips"),
-              "normalized": ("≈ 정규화 후 복원", "≈ round-trips after normalization"),
-              "lossy": ("✗ 입력과 다르게 복원", "✗ does not reproduce the input"),
-              "n/a": ("복원 없음", "no decoder")}[seg.roundtrip]
+        rt = ROUNDTRIP[seg.roundtrip]
         rt_color = {"exact": "#2ca02c", "normalized": "#b8860b", "lossy": "#d62728"}.get(seg.roundtrip, "#888")
-        head = (f"<b>{name}</b> · <span class='tok-count'>{seg.count}</span> {'토큰' if ko else 'tokens'} · "
-                f"{'어절당' if ko else 'per word'} {per_word} · "
-                f"<span class='tok-rt' data-rt='{seg.roundtrip}' style='color:{rt_color}'>{_pick(rt, lang)}</span>")
+        head = (f"<b>{name}</b> · <span class='tok-count'>{seg.count}</span> {pick(T['tokens'], lang)} · "
+                f"{pick(T['per_word'], lang)} {per_word} · "
+                f"<span class='tok-rt' data-rt='{seg.roundtrip}' style='color:{rt_color}'>{pick(rt, lang)}</span>")
         if seg.roundtrip == "lossy" and seg.decoded is not None:
             head += f" <span style='color:#888'>→ {html.escape(seg.decoded[:200])}</span>"
         parts = []
@@ -132,8 +159,7 @@ def spans_html(segs, lang: str) -> str:
             if seg.kind == "kiwi":
                 title = " + ".join(sp.labels)
             elif sp.kind == "byte" and len(sp.ids) > 1:
-                title = (f"ids {ids} · {len(sp.ids)}{'개 바이트 토큰' if ko else ' byte tokens'} "
-                         f"({' '.join(sp.labels)})")
+                title = pick(T["byte_tokens"], lang).format(ids=ids, n=len(sp.ids), labels=" ".join(sp.labels))
             else:
                 title = f"id {ids} · {' '.join(sp.labels)}"
             parts.append(f"<span class='wb-tok tok-span' data-kind='{sp.kind}' style='{style}' "
@@ -141,16 +167,14 @@ def spans_html(segs, lang: str) -> str:
         rows.append(f"<div class='tok-row' data-name='{name}' style='margin:6px 0 10px 0'>"
                     f"<div class='tok-head' style='font-size:0.9em;margin-bottom:2px'>{head}</div>"
                     f"<div class='tok-spans' style='font-size:1.15em;line-height:2.0'>{''.join(parts)}</div></div>")
-    legend = ("색 = 토큰 하나 · 점선 = 바이트 조각(음절로 표시) · 빨강 = UNK · ▁ = 공백 · 마우스를 올리면 id"
-              if ko else "color = one token · dashed = byte pieces (shown as the syllable) · red = UNK · ▁ = space · "
-                         "hover for ids")
+    legend = pick(T["legend"], lang)
     return f"<div class='tok-view'>{''.join(rows)}<div style='color:#777;font-size:0.8em'>{legend}</div></div>"
 
 
 # -- table and figures ---------------------------------------------------------------------------------
 def table_value(result: dict | None, lang: str):
     import pandas as pd
-    headers = [(_pick((ko, en), lang)) for _, ko, en, _ in COLUMNS] + [_pick((ko, en), lang) for _, ko, en in COMPOSITION]
+    headers = [pick((ko, en), lang) for _, ko, en, _ in COLUMNS] + [pick((ko, en), lang) for _, ko, en in COMPOSITION]
     if not result or not result.get("rows"):
         return pd.DataFrame(columns=headers)
     out = []
@@ -181,11 +205,10 @@ def lengths_figure(result: dict | None, lang: str):
         tl = r.get("token_lengths") or {}
         total = sum(tl.values()) or 1
         buckets = list(tl)
-        labels = [("바이트" if lang == "ko" else "byte") if b == "byte" else b for b in buckets]
+        labels = [pick(T["byte"], lang) if b == "byte" else b for b in buckets]
         fig.add_trace(go.Bar(name=r["tokenizer"], x=labels, y=[tl[b] / total for b in buckets]))
     fig.update_layout(barmode="group", height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
-                      xaxis_title="토큰 길이 (글자)" if lang == "ko" else "token length (characters)",
-                      yaxis_title="토큰 비율" if lang == "ko" else "share of tokens", yaxis_tickformat=".0%")
+                      xaxis_title=pick(T["len_x"], lang), yaxis_title=pick(T["len_y"], lang), yaxis_tickformat=".0%")
     return fig
 
 
@@ -194,7 +217,7 @@ def composition_figure(result: dict | None, lang: str):
     rows = [r for r in (result or {}).get("rows", []) if r.get("composition")]
     fig = go.Figure()
     for key, ko, en in COMPOSITION:
-        fig.add_trace(go.Bar(name=_pick((ko, en), lang), y=[r["tokenizer"] for r in rows],
+        fig.add_trace(go.Bar(name=pick((ko, en), lang), y=[r["tokenizer"] for r in rows],
                              x=[r["composition"].get(key, 0) for r in rows], orientation="h"))
     fig.update_layout(barmode="stack", height=120 + 30 * max(1, len(rows)), margin=dict(l=10, r=10, t=30, b=30),
                       template="plotly_white", xaxis_tickformat=".0%",
@@ -216,13 +239,12 @@ def sweep_figure(store, lang: str):
         algo = run.config.get("algorithm", "")
         pre = run.config.get("pre_tokenization", "")
         held = run.config.get("heldout") or ""
-        held = held.rstrip("/").rsplit("/", 1)[-1] if held else ("1/100 떼어 둔 글" if lang == "ko" else "1/100 held back")
+        held = held.rstrip("/").rsplit("/", 1)[-1] if held else pick(T["held_back"], lang)
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
                                  name=f"{name} ({algo}, {pre}; {held})"))
     fig.update_layout(height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
                       xaxis_type="log", legend=dict(orientation="h", y=-0.3, font=dict(size=10)),
-                      xaxis_title="어휘 크기" if lang == "ko" else "vocabulary size",
-                      yaxis_title="어절당 토큰 (평가용 글)" if lang == "ko" else "tokens per word (held-out)")
+                      xaxis_title=pick(T["sweep_x"], lang), yaxis_title=pick(T["sweep_y"], lang))
     if sizes:
         ticks = sorted(sizes)
         fig.update_xaxes(tickvals=ticks, ticktext=[f"{v // 1000}k" if v >= 1000 and v % 1000 == 0 else str(v)
@@ -233,25 +255,20 @@ def sweep_figure(store, lang: str):
 def train_result_markdown(run, lang: str) -> str:
     if run is None:
         return ""
-    ko = lang == "ko"
     if run.status != "succeeded":
         if run.status in ("failed", "stopped", "interrupted"):
-            head = "학습 실패" if ko else "Training failed"
-            if run.status != "failed":
-                head = "학습 중지됨" if ko else "Training stopped"
-            return f"**{head}**: {html.escape(run.error or '')}"
+            head = pick(T["train_failed" if run.status == "failed" else "train_stopped"], lang)
+            return f"**{head}**: {html.escape(pick(run.error, lang))}"
         return ""
     s = run.summary or {}
-    lines = [f"**{'저장됨' if ko else 'Saved'}: `{s.get('name')}`** · {s.get('algorithm')} · "
-             f"{'어휘' if ko else 'vocab'} {s.get('vocab_size', 0):,} · "
-             f"{'학습' if ko else 'training'} {s.get('train_seconds')} s"]
+    lines = [pick(T["saved_line"], lang).format(name=s.get("name"), algorithm=s.get("algorithm"),
+                                                vocab=s.get("vocab_size", 0), seconds=s.get("train_seconds"))]
     if s.get("heldout_fertility") is not None:
-        lines.append(f"{'평가용 글' if ko else 'held-out'} ({s.get('heldout_texts')}): "
-                     f"{'어절당 토큰' if ko else 'fertility'} {s['heldout_fertility']}, "
-                     f"{'글자/토큰' if ko else 'chars/token'} {s.get('heldout_chars_per_token')}")
+        lines.append(pick(T["heldout_line"], lang).format(
+            texts=s.get("heldout_texts"), fertility=s["heldout_fertility"], cpt=s.get("heldout_chars_per_token")))
     if s.get("sweep"):
-        lines.append(("스윕: " if ko else "sweep: ") + ", ".join(
-            f"{r['vocab_size']:,} → {r.get('fertility')}" for r in s["sweep"]))
+        lines.append(pick(T["sweep_line"], lang).format(
+            points=", ".join(f"{r['vocab_size']:,} → {r.get('fertility')}" for r in s["sweep"])))
     lines.append(f"`AutoTokenizer.from_pretrained(\"{s.get('path')}\")`")
     return "  \n".join(lines)
 
@@ -356,48 +373,41 @@ def build(ctx: AppContext):
     # code repaints the spans: a .change it triggered could read the old selection (see DEVELOPING.md).
     select.input(show_spans, view_inputs, [spans_out], show_progress="hidden")
 
-    def start_train(lang, corpus_id, path, *values):
-        from workbench.config import ConfigError
+    def small_training(cfg) -> bool:
+        """Train here when the work is small: MB of text, times 10 with Kiwi, times the number of sizes."""
         from workbench.errors import UserError
-        from workbench.runs import run_in_process
         from workbench.tokenizer.sources import resolve_source
-        corpus = (path or "").strip() or (str(corpus_id) if corpus_id else "")
-        try:
-            cfg = form.to_config(values, corpus=corpus)
-        except ConfigError as e:
-            return gr.skip(), config_error_markdown(e, lang)
         try:
             size_mb = resolve_source(cfg.corpus, ctx.ws).size_bytes() / 1e6
         except UserError as e:
-            return gr.skip(), f"**{'말뭉치' if lang == 'ko' else 'Corpus'}**: {html.escape(str(e))}"
+            raise UserError(say("**Corpus**: {e}", "**말뭉치**: {e}", e=e.text)) from None
         work = size_mb * (10 if cfg.pre_tokenization == "kiwi" else 1) * (1 + len(set(cfg.sweep) - {cfg.vocab_size}))
-        if work > INPROCESS_MB:
-            run_id = ctx.jobs.submit("tokenizer", cfg)
-            return run_id, ("큰 말뭉치라 작업으로 실행합니다 (아래 진행 상황)." if lang == "ko"
-                            else "A large corpus: running as a job (progress below).")
-        res = run_in_process("tokenizer", cfg, ctx.ws)
-        return res["run_id"], train_result_markdown(ctx.store.get_run(res["run_id"]), lang)
+        return work <= INPROCESS_MB
+
+    def start_train(lang, corpus_id, path, *values):
+        corpus = (path or "").strip() or (str(corpus_id) if corpus_id else "")
+        run = launch(ctx, "tokenizer", lambda: form.to_config(values, corpus=corpus), lang,
+                     in_process=small_training, started=T["train_job"])
+        if run.result is not None:  # trained here: its result (or how it failed) right away
+            return run.run_id, train_result_markdown(ctx.store.get_run(run.run_id), lang)
+        return run.outputs()
 
     train_btn.click(start_train, [lang_box, corpus_dd, corpus_path, *form.components], [train_panel.run_id, train_msg])
 
     def start_compare(lang, selected, extra_text, heldout_text, n, f1):
-        from workbench.config import ConfigError
-        from workbench.runs import run_in_process
-        try:
-            cfg = CompareConfig().replace(tokenizers=specs_of(selected, extra_text), heldout=heldout_text or "",
-                                          max_texts=int(n or 0), morpheme_f1=bool(f1)).validate()
-        except ConfigError as e:
-            return gr.skip(), config_error_markdown(e, lang), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        if cfg.max_texts > INPROCESS_COMPARE_TEXTS:
-            run_id = ctx.jobs.submit("tokenizer-compare", cfg)
-            return (run_id, "작업으로 실행합니다 (아래 진행 상황)." if lang == "ko" else "Running as a job (progress below).",
-                    gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
-        res = run_in_process("tokenizer-compare", cfg, ctx.ws)
-        if res["status"] != "succeeded":
-            return res["run_id"], f"**{'비교 실패' if lang == 'ko' else 'Comparison failed'}**: {html.escape(res['error'] or '')}", \
-                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        result = res["summary"]
-        return (res["run_id"], _compare_note(result, lang), result, table_value(result, lang),
+        def build():
+            return CompareConfig().replace(tokenizers=specs_of(selected, extra_text), heldout=heldout_text or "",
+                                           max_texts=int(n or 0), morpheme_f1=bool(f1))
+        run = launch(ctx, "tokenizer-compare", build, lang, started=T["compare_job"],
+                     in_process=lambda cfg: cfg.max_texts <= INPROCESS_COMPARE_TEXTS)
+        unchanged = (gr.skip(),) * 5
+        if run.result is None:  # queued as a job, or nothing started
+            return (*run.outputs(), *unchanged)
+        if not run.ok:
+            failed = f"**{pick(T['compare_failed'], lang)}**: {html.escape(pick(run.result['error'], lang))}"
+            return (run.run_id, failed, *unchanged)
+        result = run.result["summary"]
+        return (run.run_id, _compare_note(result, lang), result, table_value(result, lang),
                 lengths_figure(result, lang), composition_figure(result, lang), sweep_figure(ctx.store, lang))
 
     compare_btn.click(start_compare, [lang_box, select, extra, heldout, max_texts, use_f1],
@@ -466,12 +476,10 @@ def build(ctx: AppContext):
 def _compare_note(result: dict, lang: str) -> str:
     h = result.get("heldout") or {}
     warn = [r["tokenizer"] for r in result.get("rows", []) if r.get("warning")]
-    s = (f"{'평가용 글' if lang == 'ko' else 'Held-out text'}: {html.escape(str(h.get('label')))} · "
-         f"{h.get('texts', 0):,} {'개 글' if lang == 'ko' else 'texts'} · {h.get('words', 0):,} "
-         f"{'어절' if lang == 'ko' else 'words'}")
+    s = pick(T["compare_note"], lang).format(label=html.escape(str(h.get("label"))), texts=h.get("texts", 0),
+                                             words=h.get("words", 0))
     if warn:
-        s += (" · ⚠ " + ", ".join(warn) + (": 이 글로 학습한 토크나이저 (수치가 낙관적)" if lang == "ko"
-                                           else ": trained on this text (optimistic figures)"))
+        s += " · ⚠ " + ", ".join(warn) + pick(T["trained_on"], lang)
     return s
 
 

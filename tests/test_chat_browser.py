@@ -162,13 +162,13 @@ def test_side_by_side_two_models_answer_the_same_message(chat_app, page):
 def test_broken_model_gets_a_clear_message_and_the_app_keeps_working(chat_app, page):
     open_chat(page, chat_app)
     choose(page, "chat-model-a", "broken")
-    page.locator("#chat-model-info").get_by_text("damaged").wait_for()  # said before anything is sent
+    page.locator("#chat-model-info").get_by_text("손상").wait_for()  # said before anything is sent, in the UI's language
     msg = page.locator("#chat-msg textarea")
     msg.fill("안녕하세요")
     page.locator("#chat-send").click()
     note = page.locator("#chat-notice")
     note.get_by_text("답할 수 없습니다").wait_for(timeout=60_000)
-    assert "model/broken" in note.inner_text() and "damaged" in note.inner_text()
+    assert "model/broken" in note.inner_text() and "손상" in note.inner_text()
     assert msg.input_value() == "안녕하세요"  # the message is given back, nothing lost
     assert "안녕하세요" not in bot_text(page)
     screenshot(page, "chat-broken-model")
