@@ -122,10 +122,6 @@ RACE_HEADERS = (
 )
 
 
-def _reg_md(ui, key: str, **kw) -> gr.Markdown:
-    return ui.reg(gr.Markdown(ui.text(T[key]), **kw), value=T[key])
-
-
 def _picker_choices(ctx: AppContext, kind: str, lang: str) -> list[tuple[str, str]]:
     return [(pick(T["none"], lang), "")] + artifact_choices(ctx.store, kind)
 
@@ -151,20 +147,20 @@ def build(ctx: AppContext):
     from workbench.arch.stage import ArchCompareConfig
 
     defaults = ArchCompareConfig()
-    _reg_md(ui, "intro")
+    ui.md(T["intro"])
     families = ui.reg(gr.CheckboxGroup(choices=[(v[0], k) for k, v in FAMILIES.items()], value=defaults.families,
                                        label=ui.text(T["families"]), elem_id="arch-families"), label=T["families"])
 
     # 1. size
-    _reg_md(ui, "size")
-    _reg_md(ui, "size_note", elem_classes=["wb-msg"])
+    ui.md(T["size"])
+    ui.md(T["size_note"], elem_classes=["wb-msg"])
     with gr.Group(elem_id="arch-size"):
         arch_form = ConfigForm(ctx, ArchConfig, exclude=["family"], columns=4)
     overrides = ui.reg(gr.Code(value="{}", language="json", label=ui.text(T["overrides"]), max_lines=8,
                                elem_id="arch-overrides"), label=T["overrides"])
 
     # 2. data
-    _reg_md(ui, "inputs")
+    ui.md(T["inputs"])
     with gr.Row():
         tok_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "tokenizer", ui.lang), value="",
                                     label=ui.text(T["tokenizer"]), info=ui.text(T["tokenizer_info"]),
@@ -172,10 +168,10 @@ def build(ctx: AppContext):
         corpus_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "corpus", ui.lang), value="",
                                        label=ui.text(T["corpus"]), info=ui.text(T["corpus_info"]),
                                        elem_id="arch-corpus"), label=T["corpus"], info=T["corpus_info"])
-        refresh = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", scale=0), value=T["refresh"])
+        refresh = ui.button(T["refresh"], size="sm", scale=0)
 
     # 3. on paper
-    _reg_md(ui, "paper")
+    ui.md(T["paper"])
     with gr.Row():
         p_ctx = ui.reg(gr.Number(value=4096, precision=0, label=ui.text(T["paper_ctx"]), elem_id="arch-paper-ctx"),
                        label=T["paper_ctx"])
@@ -183,34 +179,31 @@ def build(ctx: AppContext):
         p_seq = ui.reg(gr.Number(value=512, precision=0, label=ui.text(T["paper_seq"])), label=T["paper_seq"])
         p_dtype = ui.reg(gr.Dropdown(["float32", "bfloat16"], value="float32", label=ui.text(T["paper_dtype"])),
                          label=T["paper_dtype"])
-    paper_btn = ui.reg(gr.Button(ui.text(T["paper_btn"]), variant="secondary", elem_id="arch-paper-btn"),
-                       value=T["paper_btn"])
+    paper_btn = ui.button(T["paper_btn"], variant="secondary", elem_id="arch-paper-btn")
     paper_msg = gr.Markdown(elem_id="arch-paper-msg")
     paper_table = gr.Dataframe(headers=pick(PAPER_HEADERS, ui.lang), interactive=False, wrap=True,
                                elem_id="arch-paper-table")
     with gr.Row():
         cache_plot = gr.Plot(elem_id="arch-cache-plot", show_label=False)
         mem_plot = gr.Plot(elem_id="arch-memory-plot", show_label=False)
-    _reg_md(ui, "paper_note", elem_classes=["wb-msg"])
+    ui.md(T["paper_note"], elem_classes=["wb-msg"])
 
     # 4. jobs
-    _reg_md(ui, "measure")
-    _reg_md(ui, "slow", elem_id="arch-slow-note")
+    ui.md(T["measure"])
+    ui.md(T["slow"], elem_id="arch-slow-note")
     with gr.Group(elem_id="arch-measure-form"):
         measure_form = ConfigForm(ctx, ArchCompareConfig, include=["measure"], columns=4)
     with gr.Group(elem_id="arch-race-form"):
         race_form = ConfigForm(ctx, ArchCompareConfig, include=["race"], columns=3)
     run_form = ConfigForm(ctx, ArchCompareConfig, include=["device", "dtype", "threads", "seed"], columns=4)
     with gr.Row():
-        measure_btn = ui.reg(gr.Button(ui.text(T["start_measure"]), variant="primary", elem_id="arch-measure-btn"),
-                             value=T["start_measure"])
-        race_btn = ui.reg(gr.Button(ui.text(T["start_race"]), variant="primary", elem_id="arch-race-btn"),
-                          value=T["start_race"])
+        measure_btn = ui.button(T["start_measure"], variant="primary", elem_id="arch-measure-btn")
+        race_btn = ui.button(T["start_race"], variant="primary", elem_id="arch-race-btn")
     job_msg = gr.Markdown(elem_id="arch-job-msg")
     panel = JobPanel(ctx, "arch", groups=[[f"loss/{f}" for f in FAMILIES], [f"step_s/{f}" for f in FAMILIES]])
 
     # 5. results
-    _reg_md(ui, "results")
+    ui.md(T["results"])
     measure_plot = gr.Plot(elem_id="arch-measure-plot", show_label=False)
     ui.reg(gr.Markdown(f"**{ui.text(T['exponents'])}**"),
            value=tuple(f"**{s}**" for s in T["exponents"]))
@@ -225,19 +218,18 @@ def build(ctx: AppContext):
     timer = gr.Timer(2.5)
 
     # 6. learn
-    _reg_md(ui, "learn")
+    ui.md(T["learn"])
     with gr.Row():
         learn_fam = ui.reg(gr.Dropdown(choices=[(v[0], k) for k, v in FAMILIES.items()], value="mamba",
                                        label=ui.text(T["learn_family"]), elem_id="arch-learn-family", scale=2),
                            label=T["learn_family"])
-        learn_btn = ui.reg(gr.Button(ui.text(T["learn_btn"]), size="sm", scale=0, elem_id="arch-learn-btn"),
-                           value=T["learn_btn"])
+        learn_btn = ui.button(T["learn_btn"], size="sm", scale=0, elem_id="arch-learn-btn")
     learn_md = gr.Markdown(elem_id="arch-learn-text")
     learn_code = ui.reg(gr.Code(language="python", label=ui.text(T["source"]), max_lines=40, interactive=False,
                                 elem_id="arch-learn-code"), label=T["source"])
 
     # 7. save
-    _reg_md(ui, "save")
+    ui.md(T["save"])
     with gr.Row():
         save_fam = ui.reg(gr.Dropdown(choices=[(v[0], k) for k, v in FAMILIES.items()], value="llama",
                                       label=ui.text(T["save_family"]), elem_id="arch-save-family"),
@@ -245,8 +237,7 @@ def build(ctx: AppContext):
         save_name = ui.reg(gr.Textbox(value="", label=ui.text(T["save_name"]), placeholder="llama-d4",
                                       elem_id="arch-save-name"), label=T["save_name"])
         overwrite = ui.reg(gr.Checkbox(value=False, label=ui.text(T["overwrite"])), label=T["overwrite"])
-        save_btn = ui.reg(gr.Button(ui.text(T["save_btn"]), variant="primary", elem_id="arch-save-btn", scale=0),
-                          value=T["save_btn"])
+        save_btn = ui.button(T["save_btn"], variant="primary", elem_id="arch-save-btn", scale=0)
     save_msg = gr.Markdown(elem_id="arch-save-msg")
 
     # -- building the config ------------------------------------------------------------

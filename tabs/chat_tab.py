@@ -207,13 +207,13 @@ def build(ctx: AppContext):
     stops = _StopEvents()
     kinds = list(CHAT_KINDS)
 
-    ui.reg(gr.Markdown(ui.text(T["intro"])), value=T["intro"])
+    ui.md(T["intro"])
     with gr.Row():
         model_a = artifact_picker(ctx, kinds, T["model_a"], elem_id="chat-model-a", scale=3)
         model_b = artifact_picker(ctx, kinds, T["model_b"], elem_id="chat-model-b", scale=3, visible=False)
         with gr.Column(scale=1, min_width=180):
             side = ui.reg(gr.Checkbox(False, label=ui.text(T["side"]), elem_id="chat-side"), label=T["side"])
-            refresh = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", elem_id="chat-refresh"), value=T["refresh"])
+            refresh = ui.button(T["refresh"], size="sm", elem_id="chat-refresh")
     with gr.Row():
         mode_choices = tuple([(pick(T[k], lg), v) for k, v in (("mode_auto", "auto"), ("mode_chat", "chat"),
                                                                   ("mode_continue", "continue"))] for lg in LANGS)
@@ -239,11 +239,11 @@ def build(ctx: AppContext):
         msg = gr.Textbox(placeholder=ui.text(T["msg_ph"]), show_label=False, lines=1, max_lines=8, scale=6,
                          elem_id="chat-msg", submit_btn=False)
         ui.reg(msg, placeholder=T["msg_ph"])
-        send = ui.reg(gr.Button(ui.text(T["send"]), variant="primary", scale=1, elem_id="chat-send"), value=T["send"])
+        send = ui.button(T["send"], variant="primary", scale=1, elem_id="chat-send")
     with gr.Row():
-        stop = ui.reg(gr.Button(ui.text(T["stop"]), variant="stop", size="sm", elem_id="chat-stop"), value=T["stop"])
-        regen = ui.reg(gr.Button(ui.text(T["regen"]), size="sm", elem_id="chat-regen"), value=T["regen"])
-        clear = ui.reg(gr.Button(ui.text(T["clear"]), size="sm", elem_id="chat-clear"), value=T["clear"])
+        stop = ui.button(T["stop"], variant="stop", size="sm", elem_id="chat-stop")
+        regen = ui.button(T["regen"], size="sm", elem_id="chat-regen")
+        clear = ui.button(T["clear"], size="sm", elem_id="chat-clear")
     engine_md = gr.Markdown(engine_markdown(ctx, ui.lang), elem_id="chat-engine")
     timer = gr.Timer(15)
 

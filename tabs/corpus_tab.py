@@ -188,11 +188,11 @@ def load_message(res: dict, lang: str, limit: int) -> str:
     if rep["refused"]:
         items = "".join(f"<li><b>{esc(r['source'])}</b>: "
                         f"{esc(pick(REFUSED.get(r.get('code'), REFUSED['unreadable']), lang))}"
-                        f" <small>({esc(r['reason'])})</small></li>" for r in rep["refused"][:100])
+                        f" <small>({esc(pick(r['reason'], lang))})</small></li>" for r in rep["refused"][:100])
         out.append(f"<div class='wb-err corpus-refused'><b>{pick(MSG['refused'], lang)}</b><ul>{items}</ul></div>")
     if rep["warnings"]:
         out.append(f"<details><summary>{pick(MSG['warnings'], lang)} ({len(rep['warnings'])})</summary><ul>"
-                   + "".join(f"<li>{esc(w)}</li>" for w in rep["warnings"][:50]) + "</ul></details>")
+                   + "".join(f"<li>{esc(pick(w, lang))}</li>" for w in rep["warnings"][:50]) + "</ul></details>")
     return "\n".join(out)
 
 
@@ -323,20 +323,19 @@ def build(ctx: AppContext):
     from workbench.corpus.stage import CorpusConfig
     limit_mb = getattr(getattr(ctx, "args", None), "max_upload_mb", None)
 
-    ui.reg(gr.Markdown(ui.text(T["intro"])), value=T["intro"])
+    ui.md(T["intro"])
     # ① sources ------------------------------------------------------------------------------
-    ui.reg(gr.Markdown(ui.text(T["h_sources"])), value=T["h_sources"])
+    ui.md(T["h_sources"])
     sources = gr.State(None)     # what a run will read: {"specs", "text_field", "unit", "hf"}
     preview = gr.State(None)     # the loaded documents (first PREVIEW_LIMIT) for the sample viewer
     target = gr.State(None)      # what the explorer shows: {"kind": "preview"} or {"kind": "artifact", ...}
     seed = gr.State(0)
-    bundled = ui.reg(gr.Button(ui.text(T["bundled"]), variant="primary", elem_id="corpus-load-bundled"),
-                     value=T["bundled"])
+    bundled = ui.button(T["bundled"], variant="primary", elem_id="corpus-load-bundled")
     upload = gr.File(label=ui.text(T["upload"]), file_count="multiple", file_types=ACCEPT, elem_id="corpus-upload")
     ui.reg(upload, label=T["upload"])
     if limit_mb:
         lim = tuple(s.format(mb=limit_mb) for s in MSG["upload_limit"])
-        ui.reg(gr.Markdown(ui.text(lim), elem_classes=["wb-msg"]), value=lim)
+        ui.md(lim, elem_classes=["wb-msg"])
     with gr.Row():
         path = ui.reg(gr.Textbox(label=ui.text(T["path"]), elem_id="corpus-path", scale=3), label=T["path"])
         text_field = ui.reg(gr.Textbox(label=ui.text(T["text_field"]), elem_id="corpus-text-field", scale=1),
@@ -352,32 +351,31 @@ def build(ctx: AppContext):
             hf_col = ui.reg(gr.Textbox(label=ui.text(T["hf_col"])), label=T["hf_col"])
             hf_rows = ui.reg(gr.Number(10_000, precision=0, label=ui.text(T["hf_rows"])), label=T["hf_rows"])
     ui.reg(hf_acc, label=T["hf"])
-    load_btn = ui.reg(gr.Button(ui.text(T["load"]), elem_id="corpus-load"), value=T["load"])
+    load_btn = ui.button(T["load"], elem_id="corpus-load")
     load_msg = gr.HTML(elem_id="corpus-load-msg")
 
     # ② explorer -----------------------------------------------------------------------------
-    ui.reg(gr.Markdown(ui.text(T["h_explore"])), value=T["h_explore"])
+    ui.md(T["h_explore"])
     with gr.Row():
         art_pick = artifact_picker(ctx, "corpus", T["art"], elem_id="corpus-art-pick", scale=3)
-        art_btn = ui.reg(gr.Button(ui.text(T["show_art"]), elem_id="corpus-explore-art", scale=1), value=T["show_art"])
+        art_btn = ui.button(T["show_art"], elem_id="corpus-explore-art", scale=1)
     explore_title = gr.Markdown(elem_id="corpus-explore-title")
     counts = gr.HTML(elem_id="corpus-counts")
     explore_plot = gr.Plot(elem_id="corpus-explore-plot", show_label=False)
     with gr.Row():
         query = ui.reg(gr.Textbox(label=ui.text(T["query"]), elem_id="corpus-query", scale=4), label=T["query"])
-        search_btn = ui.reg(gr.Button(ui.text(T["search"]), elem_id="corpus-search", scale=1), value=T["search"])
-        resample_btn = ui.reg(gr.Button(ui.text(T["resample"]), elem_id="corpus-resample", scale=1),
-                              value=T["resample"])
+        search_btn = ui.button(T["search"], elem_id="corpus-search", scale=1)
+        resample_btn = ui.button(T["resample"], elem_id="corpus-resample", scale=1)
     samples = gr.HTML(elem_id="corpus-samples")
 
     # ③ recipe ---------------------------------------------------------------------------------
-    ui.reg(gr.Markdown(ui.text(T["h_recipe"])), value=T["h_recipe"])
+    ui.md(T["h_recipe"])
     import importlib.util
     nemo_note = MSG["nemo_yes"] if importlib.util.find_spec("nemo_curator") else MSG["nemo_no"]
-    ui.reg(gr.Markdown(ui.text(nemo_note), elem_classes=["wb-msg"]), value=nemo_note)
+    ui.md(nemo_note, elem_classes=["wb-msg"])
     form = ConfigForm(ctx, CorpusConfig, include=["clean", "filters", "dedup", "validation_fraction", "backend",
                                                   "num_proc"])
-    run_btn = ui.reg(gr.Button(ui.text(T["run"]), variant="primary", elem_id="corpus-run"), value=T["run"])
+    run_btn = ui.button(T["run"], variant="primary", elem_id="corpus-run")
     run_msg = gr.Markdown(elem_id="corpus-run-msg")
     panel = JobPanel(ctx, "corpus", groups=[["docs_in", "docs_kept", "docs_out"],
                                             ["removed.filters.length", "removed.filters.hangul"],
@@ -385,7 +383,7 @@ def build(ctx: AppContext):
                                             ["removed.dedup.exact", "removed.dedup.near"]])
 
     # ④ results --------------------------------------------------------------------------------
-    ui.reg(gr.Markdown(ui.text(T["h_results"])), value=T["h_results"])
+    ui.md(T["h_results"])
     shown = gr.State("")
     result_run = gr.State(None)
     results_head = gr.Markdown(elem_id="corpus-results")
@@ -393,9 +391,9 @@ def build(ctx: AppContext):
                                wrap=True)
     step_pick = ui.reg(gr.Dropdown([], label=ui.text(T["step_pick"]), elem_id="corpus-step-pick"), label=T["step_pick"])
     examples = gr.HTML(elem_id="corpus-examples")
-    ui.reg(gr.Markdown(ui.text(T["h_clusters"])), value=T["h_clusters"])
+    ui.md(T["h_clusters"])
     clusters = gr.HTML(elem_id="corpus-clusters")
-    ui.reg(gr.Markdown(ui.text(T["h_compare"])), value=T["h_compare"])
+    ui.md(T["h_compare"])
     compare_counts = gr.HTML(elem_id="corpus-compare-counts")
     compare_plot = gr.Plot(elem_id="corpus-compare-plot", show_label=False)
     with gr.Row():
@@ -403,8 +401,7 @@ def build(ctx: AppContext):
                            label=T["save_name"])
         overwrite = ui.reg(gr.Checkbox(False, label=ui.text(T["overwrite"]), elem_id="corpus-overwrite", scale=1),
                            label=T["overwrite"])
-        save_btn = ui.reg(gr.Button(ui.text(T["save"]), variant="primary", elem_id="corpus-save", scale=1),
-                          value=T["save"])
+        save_btn = ui.button(T["save"], variant="primary", elem_id="corpus-save", scale=1)
     save_msg = gr.Markdown(elem_id="corpus-save-msg")
     timer = gr.Timer(2.0)
 

@@ -12,7 +12,7 @@ from typing import Any, Iterable, get_args, get_origin
 
 import gradio as gr
 
-from workbench.config import ConfigError, FieldInfo, StageConfig
+from workbench.config import FieldInfo, StageConfig
 
 from .components import AppContext
 
@@ -164,8 +164,3 @@ def field_texts(fi: FieldInfo) -> dict[str, tuple[str, str]]:
     if fi.meta.get("help_ko") or fi.meta.get("help_en"):
         out["info"] = fi.pair("help")
     return out
-
-
-def config_error_markdown(e: ConfigError, lang: str) -> str:
-    from .launch import error_markdown
-    return error_markdown(e, lang)

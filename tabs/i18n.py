@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from state.i18n import Text, pick, say  # the one helper for (ko, en) pairs and engine Texts  # noqa: F401
+from state.i18n import pick  # the one helper for (ko, en) pairs and engine Texts (state/i18n.py)
 
 LANGS = ("ko", "en")
 
@@ -77,6 +77,14 @@ class UI:
         pairs = {a: (STRINGS[v] if isinstance(v, str) and v in STRINGS else v) for a, v in attrs.items()}
         self._items.append((component, pairs))
         return component
+
+    def md(self, pair: tuple[str, str] | str, **kw) -> gr.Markdown:
+        """A Markdown block with a (ko, en) text, registered for the language switch."""
+        return self.reg(gr.Markdown(self.text(pair), **kw), value=pair)
+
+    def button(self, pair: tuple[str, str] | str, **kw) -> gr.Button:
+        """A Button with a (ko, en) caption, registered for the language switch."""
+        return self.reg(gr.Button(self.text(pair), **kw), value=pair)
 
     def updates(self, lang: str) -> list:
         out = []

@@ -61,7 +61,7 @@ def build(ctx: AppContext):
     from workbench.pretrain.stage import PretrainConfig  # light: no torch at import
 
     ui = ctx.ui
-    ui.reg(gr.Markdown(ui.text(T["intro"])), value=T["intro"])
+    ui.md(T["intro"])
     with gr.Row():
         # labels and help come from the config fields these pickers fill
         corpus = artifact_picker(ctx, "corpus", **field_texts(PretrainConfig.field_info("corpus")), elem_id="pt-corpus")
@@ -69,7 +69,7 @@ def build(ctx: AppContext):
                                     elem_id="pt-tokenizer")
         arch_art = artifact_picker(ctx, "arch", **field_texts(PretrainConfig.field_info("arch_artifact")),
                                    elem_id="pt-arch", optional=True)
-        refresh = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", scale=0), value=T["refresh"])
+        refresh = ui.button(T["refresh"], size="sm", scale=0)
     with gr.Accordion(ui.text(T["arch"]), open=True) as acc_arch:
         arch_form = ConfigForm(ctx, PretrainConfig, include=ARCH_FIELDS, columns=4, flatten_sections=True)
     ui.reg(acc_arch, label=T["arch"])
@@ -81,9 +81,9 @@ def build(ctx: AppContext):
     ui.reg(acc_scale, label=T["scale"])
     forms = [arch_form, train_form, scale_form]
     with gr.Row():
-        start = ui.reg(gr.Button(ui.text(T["start"]), variant="primary", elem_id="pt-start"), value=T["start"])
-        resume = ui.reg(gr.Button(ui.text(T["resume"]), elem_id="pt-resume"), value=T["resume"])
-        preview = ui.reg(gr.Button(ui.text(T["preview"]), elem_id="pt-preview"), value=T["preview"])
+        start = ui.button(T["start"], variant="primary", elem_id="pt-start")
+        resume = ui.button(T["resume"], elem_id="pt-resume")
+        preview = ui.button(T["preview"], elem_id="pt-preview")
     msg = gr.Markdown(elem_id="pt-msg")
     cmd_preview = gr.Code(language="shell", visible=False, elem_id="pt-cmd-preview")
     panel = JobPanel(ctx, "pretrain", groups=GROUPS, samples=True)
@@ -92,7 +92,7 @@ def build(ctx: AppContext):
         with gr.Row():
             cmp_runs = ui.reg(gr.Dropdown(choices=[], multiselect=True, label=ui.text(T["compare_runs"]),
                                           elem_id="pt-compare-runs"), label=T["compare_runs"])
-            cmp_btn = ui.reg(gr.Button(ui.text(T["compare_btn"]), size="sm", scale=0), value=T["compare_btn"])
+            cmp_btn = ui.button(T["compare_btn"], size="sm", scale=0)
         cmp_plot = gr.Plot(elem_id="pt-compare-plot")
     ui.reg(acc_cmp, label=T["compare"])
 

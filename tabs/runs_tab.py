@@ -18,16 +18,16 @@ T = {
 def build(ctx: AppContext) -> None:
     ui = ctx.ui
     lang = ui.lang_box
-    ui.reg(gr.Markdown(ui.text(T["intro"])), value=T["intro"])
+    ui.md(T["intro"])
     table = ui.reg(gr.Dataframe(value=runs_rows(ctx.store, ui.lang), headers=RUN_COLUMNS, interactive=False,
                                 label=ui.t("runs_table"), elem_id="wb-runs-table", max_height=360, wrap=True),
                    label="runs_table")
     with gr.Row():
         refresh = ui.reg(gr.Button(ui.t("refresh"), size="sm", scale=0), value="refresh")
-        stop = ui.reg(gr.Button(ui.text(T["stop_sel"]), size="sm", variant="stop", scale=0), value=T["stop_sel"])
+        stop = ui.button(T["stop_sel"], size="sm", variant="stop", scale=0)
         note = gr.Markdown("")
     selected = gr.State(None)
-    ui.reg(gr.Markdown(ui.text(T["detail_h"])), value=T["detail_h"])
+    ui.md(T["detail_h"])
     header = gr.HTML(elem_id="wb-run-detail")
     with gr.Row():
         config = ui.reg(gr.Code(language="json", label=ui.t("config"), max_lines=20), label="config")

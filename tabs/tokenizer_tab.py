@@ -136,7 +136,7 @@ def spans_html(segs, lang: str) -> str:
         name = html.escape(seg.name)
         if seg.kind == "error":
             rows.append(f"<div class='tok-row' data-name='{name}'><div class='tok-head'><b>{name}</b></div>"
-                        f"<div class='wb-err'>{html.escape(seg.error or '')}</div></div>")
+                        f"<div class='wb-err'>{html.escape(pick(seg.error, lang))}</div></div>")
             continue
         per_word = f"{seg.count / seg.words:.2f}" if seg.words else "–"
         rt = ROUNDTRIP[seg.roundtrip]
@@ -288,10 +288,10 @@ def build(ctx: AppContext):
             cache_holder["c"] = BackendCache()
         return cache_holder["c"]
 
-    ui.reg(gr.Markdown(ui.text(T["intro"])), value=T["intro"])
+    ui.md(T["intro"])
 
     # ---- 1. train ------------------------------------------------------------------------------
-    ui.reg(gr.Markdown(ui.text(T["train_h"])), value=T["train_h"])
+    ui.md(T["train_h"])
     has_corpus = bool(ctx.store.list_artifacts("corpus"))
     with gr.Row():
         corpus_dd = artifact_picker(ctx, "corpus", T["corpus"], elem_id="tok-corpus")
@@ -300,8 +300,7 @@ def build(ctx: AppContext):
                              label=T["corpus_path"], info=T["corpus_path_info"])
     form = ConfigForm(ctx, TokenizerConfig, exclude=["corpus"], columns=4)
     with gr.Row():
-        train_btn = ui.reg(gr.Button(ui.text(T["train"]), variant="primary", elem_id="tok-train", scale=0),
-                           value=T["train"])
+        train_btn = ui.button(T["train"], variant="primary", elem_id="tok-train", scale=0)
         train_msg = gr.Markdown(elem_id="tok-train-msg")
     with gr.Accordion(ui.text(T["status_train"]), open=True) as acc:
         train_panel = JobPanel(ctx, "tokenizer", groups=[["heldout/fertility"], ["heldout/chars_per_token"]])
@@ -309,31 +308,29 @@ def build(ctx: AppContext):
     train_seen = gr.State("")
 
     # ---- 2. one sentence ------------------------------------------------------------------------
-    ui.reg(gr.Markdown(ui.text(T["view_h"])), value=T["view_h"])
+    ui.md(T["view_h"])
     with gr.Row():
         select = gr.Dropdown(choices=_tokenizer_choices(ctx), value=_default_selection(ctx), multiselect=True,
                              label=ui.text(T["select"]), info=ui.text(T["select_info"]), elem_id="tok-select", scale=3)
         ui.reg(select, label=T["select"], info=T["select_info"])
         extra = ui.reg(gr.Textbox(label=ui.text(T["extra"]), info=ui.text(T["extra_info"]), elem_id="tok-extra",
                                   scale=2), label=T["extra"], info=T["extra_info"])
-        refresh_btn = ui.reg(gr.Button(ui.text(T["refresh"]), size="sm", scale=0), value=T["refresh"])
+        refresh_btn = ui.button(T["refresh"], size="sm", scale=0)
     with gr.Row():
         sentence = ui.reg(gr.Textbox(value=EXAMPLE, label=ui.text(T["sentence"]), lines=2, elem_id="tok-sentence",
                                      scale=5), label=T["sentence"])
-        tokenize_btn = ui.reg(gr.Button(ui.text(T["tokenize"]), variant="primary", elem_id="tok-go", scale=0),
-                              value=T["tokenize"])
+        tokenize_btn = ui.button(T["tokenize"], variant="primary", elem_id="tok-go", scale=0)
     spans_out = gr.HTML(elem_id="tok-spans")
 
     # ---- 3. held-out comparison ------------------------------------------------------------------
-    ui.reg(gr.Markdown(ui.text(T["corpus_h"])), value=T["corpus_h"])
+    ui.md(T["corpus_h"])
     with gr.Row():
         heldout = ui.reg(gr.Textbox(value=_default_heldout(), label=ui.text(T["heldout"]), info=ui.text(T["heldout_info"]),
                                     elem_id="tok-heldout", scale=4), label=T["heldout"], info=T["heldout_info"])
         max_texts = ui.reg(gr.Number(value=2000, precision=0, label=ui.text(T["max_texts"]), elem_id="tok-max-texts",
                                      scale=1), label=T["max_texts"])
         use_f1 = ui.reg(gr.Checkbox(value=True, label=ui.text(T["f1"]), elem_id="tok-f1", scale=1), label=T["f1"])
-        compare_btn = ui.reg(gr.Button(ui.text(T["compare"]), variant="primary", elem_id="tok-compare", scale=0),
-                             value=T["compare"])
+        compare_btn = ui.button(T["compare"], variant="primary", elem_id="tok-compare", scale=0)
     compare_msg = gr.Markdown(elem_id="tok-compare-msg")
     with gr.Accordion(ui.text(T["status_compare"]), open=False) as acc:
         compare_panel = JobPanel(ctx, "tokenizer-compare", groups=[])
@@ -346,7 +343,7 @@ def build(ctx: AppContext):
         lengths_plot = ui.reg(gr.Plot(label=ui.text(T["lengths"]), elem_id="tok-lengths"), label=T["lengths"])
         sweep_plot = ui.reg(gr.Plot(label=ui.text(T["sweep"]), elem_id="tok-sweep"), label=T["sweep"])
     comp_plot = ui.reg(gr.Plot(label=ui.text(T["composition"]), elem_id="tok-composition"), label=T["composition"])
-    ui.reg(gr.Markdown(ui.text(DEFS), elem_id="tok-defs"), value=DEFS)
+    ui.md(DEFS, elem_id="tok-defs")
     timer = gr.Timer(2.0)
 
     # ---- handlers ---------------------------------------------------------------------------------

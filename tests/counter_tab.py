@@ -2,7 +2,8 @@
 import gradio as gr
 
 from tabs.components import AppContext, JobPanel
-from tabs.forms import ConfigForm, config_error_markdown
+from tabs.forms import ConfigForm
+from tabs.launch import launch
 
 
 def build(ctx: AppContext):
@@ -15,11 +16,6 @@ def build(ctx: AppContext):
     panel = JobPanel(ctx, "counter", groups=[["loss"]])
 
     def start(lang, *values):
-        from workbench.config import ConfigError
-        try:
-            cfg = form.to_config(values)
-        except ConfigError as e:
-            return gr.skip(), config_error_markdown(e, lang)
-        return ctx.jobs.submit("counter", cfg), ""
+        return launch(ctx, "counter", lambda: form.to_config(values), lang).outputs()
 
     go.click(start, [ui.lang_box, *form.components], [panel.run_id, msg])

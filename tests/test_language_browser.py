@@ -3,7 +3,7 @@ produced (a failed run's error in the job panel, a refused setting) come in the 
 import importlib
 import re
 
-from conftest import last_json, run_cli, screenshot, wait_for
+from conftest import last_json, run_cli, screenshot
 from fixtures import make_corpus, make_tokenizer
 from state import Workspace
 from state.i18n import pick
