@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from state.i18n import pick
+from workbench.corpus.stage import CorpusConfig as _CFG  # light: no torch or pandas at import
 
 from .components import AppContext, JobPanel, artifact_picker, refresh_picker
 from .corpus_figures import counts_html, stats_figure
@@ -39,14 +40,14 @@ T = {
                "Upload files (.txt .jsonl .csv .tsv .parquet .html .zip .gz)"),
     "path": ("또는 이 컴퓨터의 파일·폴더 경로", "or a file/folder path on this machine"),
     "text_field": ("텍스트 필드/열 (비우면 자동)", "Text field/column (empty: guess)"),
-    "unit": ("문서 단위", "Document unit"),
+    "unit": _CFG.field_info("unit").pair(),  # labels of config fields come from the config
     "unit_info": ("auto: 빈 줄이 있으면 문단, 없으면 줄마다 한 문서", "auto: blank lines -> paragraphs, else one per line"),
     "hf": ("Hugging Face 데이터셋 (앞 N행만 스트리밍)", "Hugging Face dataset (streams the first N rows)"),
     "hf_name": ("이름 또는 save_to_disk 폴더", "Name or save_to_disk folder"),
-    "hf_config": ("구성 (config)", "Config"),
-    "hf_split": ("분할 (split)", "Split"),
+    "hf_config": _CFG.field_info("hf.config").pair(),
+    "hf_split": _CFG.field_info("hf.split").pair(),
     "hf_col": ("텍스트 열 (비우면 자동)", "Text column (empty: guess)"),
-    "hf_rows": ("앞에서 읽을 행 수", "First N rows"),
+    "hf_rows": _CFG.field_info("hf.max_rows").pair(),
     "load": ("선택한 원본 불러오기", "Load the selected sources"),
     "h_explore": ("### ② 살펴보기", "### ② Explore"),
     "art": ("저장된 말뭉치", "Saved corpus"),
@@ -60,8 +61,8 @@ T = {
     "step_pick": ("예시를 볼 단계", "Show examples of step"),
     "h_clusters": ("#### 유사 중복 묶음 (초록 테두리 = 남긴 문서)", "#### Near-duplicate clusters (green = kept)"),
     "h_compare": ("#### 정제 전후 비교", "#### Before / after"),
-    "save_name": ("말뭉치 이름", "Corpus name"),
-    "overwrite": ("같은 이름 덮어쓰기", "Overwrite the same name"),
+    "save_name": _CFG.field_info("name").pair(),
+    "overwrite": _CFG.field_info("overwrite").pair(),
     "save": ("말뭉치로 저장", "Save as corpus"),
     "steps_cols": (["단계", "제거", "변경", "남은 문서"], ["Step", "Removed", "Changed", "Left"]),
 }
