@@ -251,7 +251,10 @@ class Store:
             sets = ["status=?", "ended=?"]
             vals: list = [status, time.time()]
             en, ko = _two(error)
-            for k, v in (("error", en), ("error_ko", ko), ("exit_code", exit_code), ("summary", _json(summary))):
+            if en is not None:  # both wordings together (a plain string clears an older Korean one)
+                sets += ["error=?", "error_ko=?"]
+                vals += [en, ko]
+            for k, v in (("exit_code", exit_code), ("summary", _json(summary))):
                 if v is not None:
                     sets.append(f"{k}=?")
                     vals.append(v)

@@ -12,6 +12,13 @@ def test_pretrain_tab_train_stop_resume(app_factory, page, tmp_path):
     page.goto(app.url)
     page.get_by_role("tab", name="4. 사전학습").click()
     page.get_by_label("깊이(층 수)").fill("1")
+    # fields the config shows only for some families (visible_when) follow the family picked
+    experts = page.get_by_label("전문가 수 (MoE)")
+    assert not experts.is_visible()
+    for family, shown in (("mixtral", True), ("llama", False)):
+        page.get_by_label("모델 계열").click()
+        page.get_by_role("option", name=family, exact=True).click()
+        wait_for(lambda: experts.is_visible() == shown, 10, what=f"MoE fields {'shown' if shown else 'hidden'}")
     page.get_by_text("학습 설정").click()
     page.get_by_label("최대 스텝").fill("5000")
     page.get_by_label("검증 주기(스텝)").fill("20")
