@@ -62,15 +62,24 @@ def say(en: str, ko: str, /, **kw) -> Text:
                 ko.format(**{k: _side(v, "ko") for k, v in kw.items()}))
 
 
-def pick(text: Text | tuple | str | None, lang: str) -> str:
-    """The wording of `text` for `lang`: a Text's own, a (ko, en) pair's, or a plain string as it is."""
+def pick(text: Text | tuple | dict | str | None, lang: str) -> str:
+    """The wording of `text` for `lang`: a Text's own, a (ko, en) pair's, a {"ko", "en"} mapping's (the form a
+    bilingual message takes inside JSON, e.g. a run's summary), or a plain string as it is."""
     if text is None:
         return ""
     if isinstance(text, Text):
         return text.ko if lang == "ko" else text.en
     if isinstance(text, tuple):
         return text[0] if lang == "ko" else text[1]
+    if isinstance(text, dict) and "en" in text:
+        return text.get(lang) or text["en"]
     return str(text)
+
+
+def both(text: Text | str) -> dict:
+    """A message as {"en", "ko"}, to keep both wordings through JSON (json.dumps of a Text keeps the English)."""
+    text = as_text(text)
+    return {"en": text.en, "ko": text.ko}
 
 
 def join(sep: str, parts: Iterable[str]) -> Text:

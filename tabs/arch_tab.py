@@ -407,10 +407,10 @@ def build(ctx: AppContext):
             for ev in store_events(mrun.id):
                 res = ev["payload"].get("result", {})
                 if ev["payload"].get("kind") == "measure" and res.get("slow_path"):
-                    lines.append(f"- **{res['label']}**: {res['slow_path'][lang]}")
+                    lines.append(f"- **{res['label']}**: {pick(res['slow_path'], lang)}")
         if rrun is not None:
             for ev in ctx.store.events(rrun.id, kind="arch_note", limit=5):
-                lines += [f"- {html.escape(n[lang] if isinstance(n, dict) else str(n))}"
+                lines += [f"- {html.escape(pick(n, lang))}"
                           for n in ev["payload"].get("notes", [])]
             if rrun.summary and rrun.summary.get("race"):
                 budget = rrun.summary["race"]["table"]["equal_time_budget_s"]
@@ -426,7 +426,7 @@ def build(ctx: AppContext):
         text = pick(EXPLAIN[fam], lang)
         note = slow_path(fam, pick_device("auto"))
         if note:
-            text += "\n\n⚠ " + note[lang]
+            text += "\n\n⚠ " + pick(note, lang)
         return text, core_source_text(fam)
 
     learn_btn.click(on_learn, [learn_fam, ui.lang_box], [learn_md, learn_code])
