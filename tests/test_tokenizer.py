@@ -156,6 +156,11 @@ def test_references_and_unloadable_tokenizers(ws, corpus, tmp_path):
         backends.load(f"hf:{tmp_path / 'notatok'}")
     with pytest.raises(UserError, match="unknown tokenizer 'gpt-9'"):
         backends.load("gpt-9", ws)
+    from fixtures import make_corpus
+    corpus_id = make_corpus(ws, "a-corpus", ["한 줄.", "두 줄."])
+    with pytest.raises(UserError, match="is a corpus, not a tokenizer") as e:  # an id of another kind
+        backends.load(str(corpus_id), ws)
+    assert "토크나이저" in e.value.text.ko
     from workbench.tokenizer.compare_stage import CompareConfig, compare
     with pytest.raises(UserError, match="nobody/none-xyz"):  # before any long work starts
         compare(CompareConfig(tokenizers=["cl100k", "hf:nobody/none-xyz"], heldout="konlpy:kolaw"), ws)

@@ -138,9 +138,9 @@ def load_arch(folder: str | Path) -> dict:
 
 
 # -- references in configs ------------------------------------------------------------
-def find(store, kinds: str | tuple[str, ...], ref: str):
-    """The artifact a config value names: its id ("12" or "#12", any kind: the caller checks the kind) or its
-    name among `kinds`; None if there is none."""
+def find(store, kinds: str | tuple[str, ...], ref: str, *, check_kind: bool = False):
+    """The artifact a config value names: its id ("12" or "#12", any kind) or its name among `kinds`; None if
+    there is none. check_kind: an id of another kind raises a UserError saying what it is (else the caller checks)."""
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     key = ref.strip().lstrip("#")
     art = store.get_artifact(int(key)) if key.isdigit() else None
@@ -148,6 +148,11 @@ def find(store, kinds: str | tuple[str, ...], ref: str):
         if art is not None:
             break
         art = store.get_artifact(kind=k, name=ref.strip())
+    if check_kind and art is not None and art.kind not in kinds:
+        from .errors import UserError
+        raise UserError(say("artifact #{id} '{name}' is a {kind}, not a {kinds}",
+                            "산출물 #{id} '{name}' 은(는) {kinds}이(가) 아니라 {kind}입니다", id=art.id,
+                            name=art.name, kind=kind_text(art.kind), kinds=_kinds_text(kinds)))
     return art
 
 
@@ -166,12 +171,8 @@ def resolve(ws, kind: str | tuple[str, ...], ref: str | int | None, what: str = 
                             "{what} 항목이 비어 있습니다. {kinds} 산출물을 이름이나 번호로 고르거나 폴더 경로를 "
                             "쓰세요", what=what, kinds=names))
     if ws is not None:
-        art = find(ws.store, kinds, ref)
+        art = find(ws.store, kinds, ref, check_kind=True)
         if art is not None:
-            if art.kind not in kinds:
-                raise UserError(say("artifact #{id} '{name}' is a {kind}, not a {kinds}",
-                                    "산출물 #{id} '{name}' 은(는) {kinds}이(가) 아니라 {kind}입니다", id=art.id,
-                                    name=art.name, kind=kind_text(art.kind), kinds=names))
             if not Path(art.path).exists():
                 raise UserError(say("the files of {kind} '{name}' are missing ({path}): re-create it",
                                     "{kind} '{name}' 의 파일이 없습니다 ({path}). 다시 만드세요",

@@ -402,11 +402,8 @@ def load(spec: str, ws=None) -> Backend:
         return load_hf(spec[3:].strip())
     if ws is not None:
         from workbench.artifacts import find
-        art = find(ws.store, "tokenizer", spec)
+        art = find(ws.store, "tokenizer", spec, check_kind=True)
         if art is not None:
-            if art.kind != "tokenizer":
-                raise UserError(f"artifact {spec} is a {art.kind}, not a tokenizer.",
-                                ko=f"산출물 {spec}은(는) 토크나이저가 아니라 {art.kind}입니다.")
             return load_hf(art.path, display=art.name, kind="trained", info={**art.meta, "artifact_id": art.id})
     if Path(spec).expanduser().exists():
         from workbench.artifacts import read_meta

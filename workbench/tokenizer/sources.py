@@ -176,11 +176,8 @@ def resolve_source(spec: str, ws=None, *, what: str = "corpus") -> TextSource:
         return TextSource(spec, "files", p.name, files=[p])
     if ws is not None:
         from workbench.artifacts import find
-        art = find(ws.store, "corpus", spec)
+        art = find(ws.store, "corpus", spec, check_kind=True)
         if art is not None:
-            if art.kind != "corpus":
-                raise UserError(f"artifact {spec} is a {art.kind}, not a corpus: pick a corpus artifact.",
-                                ko=f"산출물 {spec}은(는) 말뭉치가 아니라 {art.kind}입니다: 말뭉치 산출물을 고르세요.")
             if not Path(art.path).is_dir():
                 raise UserError(f"corpus artifact '{art.name}' points to {art.path}, which is gone: build it again.",
                                 ko=f"말뭉치 산출물 '{art.name}'이(가) 가리키는 {art.path}이(가) 없어졌습니다: "
