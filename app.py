@@ -105,7 +105,9 @@ def build_app(ctx):
                 ui.reg(tab, label=label)
                 if on_open:  # (fn, inputs, outputs): refresh pickers with what other tabs made meanwhile
                     tab.select(*on_open, queue=False)
-        ui.lang_box.change(lambda lg: ui.updates(lg), [ui.lang_box], ui.components(), queue=False)
+        ui.wire_switch()
+        for fn, inputs, outputs in ctx.loaders:  # each page load: forms show what the person last ran
+            demo.load(fn, inputs, outputs, queue=False, show_progress="hidden")
     return demo
 
 

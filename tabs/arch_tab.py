@@ -308,7 +308,7 @@ def build(ctx: AppContext):
     one_lane = dict(concurrency_limit=1, concurrency_id="arch-paper")
     paper_btn.click(on_paper, paper_inputs, paper_outputs, **one_lane)
     families.change(on_paper, paper_inputs, paper_outputs, trigger_mode="always_last", **one_lane)
-    ui.lang_box.change(on_paper, paper_inputs, paper_outputs, **one_lane)
+    ui.on_language(on_paper, paper_inputs, paper_outputs, **one_lane)
 
     def submit(task):
         def go(lang, *cfg_values):

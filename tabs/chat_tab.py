@@ -394,8 +394,8 @@ def build(ctx: AppContext):
 
     def relabel(ha, hb, a, b, two, mode_v, lang):
         return display(ha, lang), display(hb, lang), update_info(a, b, two, mode_v, lang), engine_markdown(ctx, lang)
-    lang_box.change(relabel, [hist_a, hist_b, model_a, model_b, side, mode, lang_box],
-                    [bot_a, bot_b, info, engine_md], queue=False)
+    ui.on_language(relabel, [hist_a, hist_b, model_a, model_b, side, mode, lang_box],
+                   [bot_a, bot_b, info, engine_md], queue=False)
     return refresh_lists, pick_inputs, [model_a, model_b, info, engine_md]  # on opening: models made meanwhile
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 
@@ -26,6 +26,8 @@ class AppContext:
     ws: Workspace
     jobs: object  # workbench.jobs.JobManager (typed loosely: tabs import no engine module at build time)
     ui: UI
+    # (fn, inputs, outputs) run by the app each time a page loads (a reload, a second browser): see JobPanel.restore
+    loaders: list = field(default_factory=list)
 
     @property
     def store(self):
@@ -136,6 +138,35 @@ class JobPanel:
         cmd = self.ctx.jobs.command_line(run.id)
         note = gr.skip() if run.status in ("queued", "running") else ""  # a stop note is stale once it ended
         return header, plot, samples, log_text, cmd, key, note
+
+    def restore(self, forms: list, pickers: dict | None = None, widgets: dict | None = None) -> None:
+        """When a page loads (a reload mid-run, a second browser), fill these forms with the config of the run the
+        panel shows (the stage's latest), so what the person set is not replaced by defaults and Start does not
+        launch a default run. pickers: config path -> artifact dropdown (set when that artifact still exists);
+        widgets: config path -> any other widget holding that field's value as it is."""
+        pickers, widgets = dict(pickers or {}), dict(widgets or {})
+        outputs = [c for f in forms for c in f.components] + list(pickers.values()) + list(widgets.values())
+
+        def load():
+            run = self.latest()
+            cfg = None
+            if run is not None:
+                from workbench import stages
+                try:
+                    cfg = stages.get(self.stage).config.from_dict(run.config)
+                except Exception:  # noqa: BLE001 - a config an older version saved: keep the form as it is
+                    cfg = None
+            if cfg is None:
+                return [gr.skip()] * len(outputs)
+            values = [v for f in forms for v in f.values_of(cfg)]
+            for path, dd in pickers.items():
+                ref = str(cfg.get(path) or "")
+                known = {v for _, v in artifact_choices(self.ctx.store, dd.kind)}
+                values.append(ref if ref in known else gr.skip())
+            values += [cfg.get(path) for path in widgets]
+            return values
+
+        self.ctx.loaders.append((load, [], outputs))
 
     def samples_markdown(self, run_id: str) -> str:
         ev = self.ctx.store.events(run_id, kind="sample", limit=1)

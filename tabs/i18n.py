@@ -64,6 +64,7 @@ class UI:
     def __init__(self, lang: str = "ko"):
         self.lang = lang if lang in LANGS else "ko"
         self._items: list[tuple[Any, dict[str, tuple[str, str]]]] = []
+        self._hooks: list[tuple] = []
         self.lang_box: gr.Radio | None = None
 
     def t(self, key: str, **kw) -> str:
@@ -85,6 +86,19 @@ class UI:
     def button(self, pair: tuple[str, str] | str, **kw) -> gr.Button:
         """A Button with a (ko, en) caption, registered for the language switch."""
         return self.reg(gr.Button(self.text(pair), **kw), value=pair)
+
+    def on_language(self, fn, inputs, outputs, **kw) -> None:
+        """Re-render something that depends on the language (a table, a figure) after a switch. These run once
+        every registered label has changed (chained with .then): run together with the relabelling, a slow one
+        (a torch import, a Kiwi start) held every label back for ~10 s."""
+        self._hooks.append((fn, inputs, outputs, kw))
+
+    def wire_switch(self) -> None:
+        """Connect the language radio: relabel everything at once, then the language-dependent re-renders."""
+        switched = self.lang_box.change(lambda lg: self.updates(lg), [self.lang_box], self.components(), queue=False,
+                                        show_progress="hidden")
+        for fn, inputs, outputs, kw in self._hooks:
+            switched.then(fn, inputs, outputs, **kw)
 
     def updates(self, lang: str) -> list:
         out = []

@@ -87,6 +87,7 @@ def build(ctx: AppContext):
     msg = gr.Markdown(elem_id="pt-msg")
     cmd_preview = gr.Code(language="shell", visible=False, elem_id="pt-cmd-preview")
     panel = JobPanel(ctx, "pretrain", groups=GROUPS, samples=True)
+    panel.restore(forms, pickers={"corpus": corpus, "tokenizer": tokenizer, "arch_artifact": arch_art})
 
     with gr.Accordion(ui.text(T["compare"]), open=False) as acc_cmp:
         with gr.Row():

@@ -464,8 +464,8 @@ def build(ctx: AppContext):
                 train_result_markdown(train_panel.current(train_run_id), lang),
                 _compare_note(result, lang) if result else "")
 
-    lang_box.change(relabel, [lang_box, compare_result, sentence, select, extra, train_panel.run_id],
-                    [table, lengths_plot, comp_plot, sweep_plot, spans_out, train_msg, compare_msg], queue=False)
+    ui.on_language(relabel, [lang_box, compare_result, sentence, select, extra, train_panel.run_id],
+                   [table, lengths_plot, comp_plot, sweep_plot, spans_out, train_msg, compare_msg], queue=False)
     # on opening the tab: corpora made meanwhile
     return refresh_lists, [corpus_dd, select, corpus_path], [corpus_dd, select, corpus_path]
 
