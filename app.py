@@ -39,6 +39,12 @@ CSS = """
 .wb-error {white-space: pre-wrap; color: #b00; background: #fff4f4; padding: 6px; border-radius: 4px;
            max-height: 240px; overflow: auto; font-size: 0.85em;}
 .wb-msg {color: #555; font-size: 0.9em;}
+.wb-stopped {color: #8a5a00; background: #fff8e6; padding: 6px; border-radius: 4px; font-size: 0.85em;}
+.wb-queue {color: #555; font-size: 0.85em; margin-top: 4px;}
+/* a job panel refreshes every 2 s: no "updating" frame or timer on its parts (they read as something running) */
+.wb-jobpanel .generating, .wb-jobpanel .pending {border-color: transparent !important;}
+.wb-metrics-plot {border: 1px solid var(--border-color-primary) !important;}
+.wb-jobpanel .progress-text, .wb-jobpanel .eta-bar, .wb-jobpanel .timer {display: none !important;}
 .wb-tok {border-radius: 3px; padding: 1px 0; margin: 0 1px; line-height: 1.9;}
 .wb-err {color: #b00;}
 """
@@ -70,6 +76,18 @@ def check_port(host: str, port: int) -> str | None:
                         f"Stop it, or pick another port: python app.py --port {port + 1}")
             return f"cannot listen on {host}:{port}: {e.strerror}. Check --host and --port."
     return None
+
+
+def exposure_warnings(args) -> list[str]:
+    """What a person should know before the app listens beyond this machine."""
+    out = []
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.auth:
+        out.append(f"--host {args.host} without --auth: anyone who can reach this machine on port {args.port} can use "
+                   "the app" + (" and its API" if args.api else "") + " (start jobs, read every artifact, chat with every model). "
+                   "Add --auth user:password, or bind --host 127.0.0.1.")
+    if args.share and not args.auth:
+        out.append("--share without --auth: the public link lets anyone use the app; add --auth user:password.")
+    return out
 
 
 def build_app(ctx):
@@ -126,9 +144,9 @@ def main(argv=None) -> int:
 
     from state import Workspace
     from tabs.components import AppContext
-    from workbench.runtime import quiet_third_party
     from tabs.i18n import UI
     from workbench.jobs import JobManager
+    from workbench.runtime import quiet_third_party
 
     quiet_third_party()
     ws = Workspace(args.workspace)
@@ -139,9 +157,15 @@ def main(argv=None) -> int:
     demo.queue(default_concurrency_limit=4)
     import gradio as gr
     print(f"workspace: {ws.root}", file=sys.stderr)
-    launch_kw = dict(server_name=args.host, server_port=args.port, auth=auth, share=args.share,
+    for line in exposure_warnings(args):
+        print(f"warning: {line}", file=sys.stderr)
+    # quiet: gradio's own start-up lines tell the person to "set share=True in launch()"; ours name the flags
+    launch_kw = dict(server_name=args.host, server_port=args.port, auth=auth, share=args.share, quiet=True,
                      max_file_size=f"{args.max_upload_mb}mb", css=CSS, theme=gr.themes.Soft(),
                      allowed_paths=[str(ws.root)])
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"Korean LLM Workbench: http://{shown}:{args.port}"
+          + ("" if args.share else "  (python app.py --share for a public link)"), file=sys.stderr, flush=True)
     if args.api:
         from tabs.chat_tab import mount_openai_api
         demo.launch(prevent_thread_lock=True, **launch_kw)

@@ -71,9 +71,25 @@ def run_header_html(store, run: Run | None, lang: str) -> str:
                 f"{f * 100:.0f}%{eta_txt}</div>")
     if run.progress_msg:  # engine messages carry both wordings (state.i18n.Text): shown in the person's language
         out += f"<div class='wb-msg'>{html.escape(pick(run.progress_msg, lang))}</div>"
-    if run.error and run.status in ("failed", "stopped", "interrupted"):
+    if run.error and run.status in ("failed", "interrupted"):
         out += f"<pre class='wb-error'>{html.escape(pick(run.error, lang)[-3000:])}</pre>"
+    elif run.error and run.status == "stopped":  # a stop the person asked for is not a failure
+        out += f"<div class='wb-stopped'>{html.escape(pick(run.error, lang)[-3000:])}</div>"
     return f"<div class='wb-run' data-status='{run.status}'>{out}</div>"
+
+
+def queue_html(store, shown: Run | None, lang: str) -> str:
+    """The other jobs that are running or waiting, so a newly queued run does not hide the one that runs."""
+    others = [r for r in store.list_runs(status=("running", "queued"), limit=50) if shown is None or r.id != shown.id]
+    if not others:
+        return ""
+    items = []
+    for r in sorted(others, key=lambda r: (r.status != "running", r.created)):
+        f = r.fraction
+        where = f" {f * 100:.0f}%" if r.status == "running" and f is not None else (
+            f" ({tr('queued_at', lang, pos=store.queue_position(r.id))})" if r.status == "queued" else "")
+        items.append(f"<b>{html.escape(r.id)}</b> {status_badge(r.status, lang)}{html.escape(where)}")
+    return f"<div class='wb-queue'>{html.escape(tr('other_jobs', lang))}: " + " · ".join(items) + "</div>"
 
 
 class JobPanel:
@@ -107,6 +123,9 @@ class JobPanel:
                         [self.header, self.plot, self.samples, self.log, self.cmd, self._seen, self.note],
                         show_progress="hidden", queue=False)
         self.stop_btn.click(self.stop, [self.run_id, lang], [self.note], queue=False)
+        # the newest log line in view (the textbox's own autoscroll leaves a refreshed value at its top)
+        self.log.change(None, None, None, js="() => document.querySelectorAll('.wb-log textarea')"
+                                               ".forEach(t => { t.scrollTop = t.scrollHeight; })")
 
     def latest(self) -> Run | None:
         runs = self.ctx.store.list_runs(stage=self.stage, limit=1)
@@ -122,7 +141,7 @@ class JobPanel:
     def refresh(self, run_id, lang, seen):
         store = self.ctx.store
         run = self.current(run_id)
-        header = run_header_html(store, run, lang)
+        header = run_header_html(store, run, lang) + queue_html(store, run, lang)
         if run is None:
             return header, gr.skip(), gr.skip(), "", "", seen, gr.skip()
         n = store.metric_count(run.id)
@@ -161,7 +180,7 @@ class JobPanel:
             values = [v for f in forms for v in f.values_of(cfg)]
             for path, dd in pickers.items():
                 ref = str(cfg.get(path) or "")
-                known = {v for _, v in artifact_choices(self.ctx.store, dd.kind)}
+                known = {v for _, v in _picker_choices(self.ctx.store, dd.kind, getattr(dd, "optional", False))}
                 values.append(ref if ref in known else gr.skip())
             values += [cfg.get(path) for path in widgets]
             return values
@@ -182,8 +201,9 @@ class JobPanel:
         run = self.current(run_id)
         if run is None:
             return ""
-        what = self.ctx.jobs.stop(run.id)
-        return tr("stop_sent", lang, what=what)
+        active = run.status in ("queued", "running")
+        what = pick(self.ctx.jobs.stop(run.id), lang)
+        return tr("stop_sent", lang, what=what) if active else what
 
 
 # -- artifact pickers -------------------------------------------------------------
@@ -199,8 +219,8 @@ def artifact_picker(ctx: AppContext, kind: str | list[str], label: tuple[str, st
     """A dropdown of artifacts of some kind(s), newest first; its value is the artifact id (a string).
     optional: start empty instead of on the newest artifact. For a picker that fills a config field, pass
     `**forms.field_texts(Config.field_info("corpus"))` as label and info: the config holds the words."""
-    choices = artifact_choices(ctx.store, kind)
-    value = [] if multiselect else (None if optional or not choices else choices[0][1])
+    choices = _picker_choices(ctx.store, kind, optional and not multiselect)
+    value = [] if multiselect else ("" if optional else choices[0][1] if choices else None)
     dd = gr.Dropdown(choices=choices, value=value, label=ctx.ui.text(label), multiselect=multiselect,
                      info=ctx.ui.text(info) if info else None, **kw)
     attrs = {"label": label}
@@ -212,13 +232,21 @@ def artifact_picker(ctx: AppContext, kind: str | list[str], label: tuple[str, st
     return dd
 
 
+NONE_CHOICE = ("— (비움 · none)", "")  # an optional picker can always go back to "nothing chosen"
+
+
+def _picker_choices(store, kind, optional: bool) -> list[tuple[str, str]]:
+    return ([NONE_CHOICE] if optional else []) + artifact_choices(store, kind)
+
+
 def refresh_picker(ctx: AppContext, dd: gr.Dropdown, current=None):
-    choices = artifact_choices(ctx.store, dd.kind)
+    optional = getattr(dd, "optional", False)
+    choices = _picker_choices(ctx.store, dd.kind, optional and not dd.multiselect)
     values = {v for _, v in choices}
     if dd.multiselect:
         keep = [v for v in (current or []) if v in values]
         return gr.update(choices=choices, value=keep)
-    fallback = None if getattr(dd, "optional", False) or not choices else choices[0][1]
+    fallback = "" if optional else choices[0][1] if choices else None
     value = current if current in values else fallback
     return gr.update(choices=choices, value=value)
 

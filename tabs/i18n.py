@@ -31,6 +31,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_run": ("아직 실행이 없습니다.", "No run yet."),
     "no_metrics": ("아직 기록된 지표가 없습니다.", "No metrics recorded yet."),
     "queued_at": ("대기 중: {pos}번째", "queued: position {pos}"),
+    "other_jobs": ("다른 작업", "Other jobs"),
     "eta": ("남은 시간 약 {eta}", "about {eta} left"),
     "elapsed": ("경과 {t}", "elapsed {t}"),
     "error": ("오류", "Error"),

@@ -48,10 +48,12 @@ def test_job_runs_stops_within_10s(jobs, ws):
     rid = jobs.submit("counter", counter_cfg(steps=1000, step_seconds=0.05))
     wait_for(lambda: ws.store.metric_count(rid) >= 5, 30, what="metrics from the child")
     t0 = time.time()
-    assert jobs.stop(rid) == "stopping"
+    assert jobs.stop(rid).startswith("stopping")
     run = wait_for(lambda: (r := ws.store.get_run(rid)).status != "running" and r, 10, what="stop")
     assert time.time() - t0 < 10
     assert run.status == "stopped" and run.exit_code == 3
+    assert "Stop was pressed" in run.error and "중지 버튼" in run.error.ko, "a stop reads as the person's stop"
+    assert "nothing to stop" in jobs.stop(rid)
     ck = json.loads((ws.run_dir(rid) / "checkpoint.json").read_text())
     assert 5 <= ck["step"] < 1000, "the stage checkpointed where it stopped"
 

@@ -91,6 +91,32 @@ def test_stop_then_resume_continues_the_same_curves(inputs):
         jm.shutdown()
 
 
+def test_resume_from_a_terminal_needs_only_the_run_id(inputs):
+    """`--run-id RUN --resume` continues with the run's own saved config (overrides on top), as the README says."""
+    ws, _, _ = inputs
+    r = run_cli("pretrain", *sets("corpus=kolaw", "tokenizer=tiny-bpe", "max_steps=10", "save_every=5", *TINY),
+                workspace=ws.root)
+    first = last_json(r.stdout)
+    assert first["status"] == "succeeded", r.stderr[-2000:]
+    r = run_cli("pretrain", "--run-id", first["run_id"], "--resume", "--set", "max_steps=14", workspace=ws.root)
+    out = last_json(r.stdout)
+    assert r.returncode == 0 and out["status"] == "succeeded" and out["steps"] == 14, r.stderr[-2000:]
+    assert ws.store.get_run(first["run_id"]).config["corpus"] == "kolaw"
+
+
+def test_a_taken_model_name_is_refused_before_the_run_is_queued(inputs):
+    from workbench.errors import UserError
+    ws, _, _ = inputs
+    jm = JobManager(ws)  # not started: nothing runs, so the first run stays queued
+    cfg = stages.get("pretrain").config.load(sets=["corpus=kolaw", "tokenizer=tiny-bpe", "output_name=lm-a", *TINY])
+    first = jm.submit("pretrain", cfg)
+    with pytest.raises(UserError, match=f"run {first} \\(queued\\) is already making a model named 'lm-a'"):
+        jm.submit("pretrain", cfg)
+    with pytest.raises(UserError, match="neither an artifact"):
+        jm.submit("pretrain", cfg.replace(output_name="lm-b", corpus="no-such-corpus"))
+    assert [r.id for r in ws.store.list_runs(stage="pretrain")] == [first], "refused runs are not recorded"
+
+
 def test_killed_job_fails_with_the_reason_and_resumes_from_its_last_checkpoint(inputs):
     """A crash (here SIGKILL, as the out-of-memory killer sends) is shown as one, and Resume continues from the
     last complete checkpoint; a checkpoint folder the crash cut short is skipped."""

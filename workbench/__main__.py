@@ -14,6 +14,7 @@ import time
 
 from . import runs, stages
 from .config import ConfigError
+from .errors import UserError
 from .runtime import RunContext, setup_logging
 
 
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         base = stage.args_to_updates(args) if stage.args_to_updates else {}
+        if args.resume and args.run_id and not args.config:  # resume what the run ran; --set still overrides
+            base = {**_saved_config(args.workspace, args.run_id), **base}
         cfg = stage.config.load(args.config, args.set, base=base)
     except ConfigError as e:
         for f, m in e.errors:
@@ -106,8 +109,11 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
             runs.mark_running_here(ws, run_id)
         (ws.run_dir(run_id) / "config.json").write_text(cfg.to_json(), encoding="utf-8")
     elif rank == 0:
-        run_id = runs.create(ws, stage, cfg, status="running", name=run_name,
-                             command=[sys.executable, "-m", "workbench", stage.name, *sys.argv[2:]])
+        try:
+            run_id = runs.create(ws, stage, cfg, status="running", name=run_name,
+                                 command=[sys.executable, "-m", "workbench", stage.name, *sys.argv[2:]])
+        except UserError as e:  # refused before anything started (an input is missing, the name is taken)
+            return _invalid(stage, str(e), str(e))
     else:
         run_id = os.environ.get("WORKBENCH_RUN_ID")
     os.environ["WORKBENCH_RUN_ID"] = run_id or ""
@@ -130,6 +136,16 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
     if rank == 0:
         _emit(out)
     return outcome.exit_code
+
+
+def _saved_config(workspace: str, run_id: str) -> dict:
+    """The config a run was started with (runs/<id>/config.json), so `--run-id RUN --resume` alone continues it."""
+    path = os.path.join(workspace, "runs", run_id, "config.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}  # no saved config: run_stage then says the run does not exist, or validation names the field
 
 
 def _invalid(stage: stages.Stage, message: str, short: str) -> int:

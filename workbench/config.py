@@ -32,16 +32,17 @@ class ConfigError(ValueError):
 
 def param(default: Any, *, ko: str, en: str, help_ko: str = "", help_en: str = "", choices: list | None = None,
           min: float | None = None, max: float | None = None, step: float | None = None, advanced: bool = False,
-          multiline: bool = False, visible_when: tuple[str, Any] | None = None) -> Any:
+          multiline: bool = False, visible_when: tuple[str, Any] | None = None, above: float | None = None) -> Any:
     """A config field with the metadata that the form, the CLI help and validation need.
 
     visible_when=("family", {"mixtral", ...}): the form shows the field only while that sibling field (same
-    section) has one of these values; the value still validates and saves either way."""
+    section) has one of these values; the value still validates and saves either way.
+    above=0: the value must be greater than this (a learning rate of 0 trains nothing)."""
     if visible_when is not None:
         other, values = visible_when
         visible_when = (other, frozenset([values] if isinstance(values, (str, bool, int)) else values))
     meta = dict(ko=ko, en=en, help_ko=help_ko, help_en=help_en, choices=choices, min=min, max=max, step=step,
-                advanced=advanced, multiline=multiline, visible_when=visible_when)
+                advanced=advanced, multiline=multiline, visible_when=visible_when, above=above)
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -185,6 +186,8 @@ class FieldInfo:
         if self.choices:
             return "one of: " + ", ".join(map(str, self.choices))
         lo, hi = self.meta.get("min"), self.meta.get("max")
+        if self.meta.get("above") is not None:
+            return f"> {self.meta['above']}" + (f" and <= {hi}" if hi is not None else "")
         if lo is not None and hi is not None:
             return f"{lo} to {hi}"
         if lo is not None:
@@ -362,6 +365,10 @@ class StageConfig:
                 if lo is not None and v < lo:
                     errors.append((fi.path, say("{v} is below the minimum {lo}: use a value >= {lo}",
                                                 "{v}: 최솟값 {lo}보다 작습니다. {lo} 이상으로 쓰세요", v=v, lo=lo)))
+                above = fi.meta.get("above")
+                if above is not None and v <= above:
+                    errors.append((fi.path, say("{v} must be greater than {a}: at {a} nothing happens",
+                                                "{v}: {a}보다 커야 합니다 ({a}이면 아무 일도 일어나지 않습니다)", v=v, a=above)))
                 if hi is not None and v > hi:
                     errors.append((fi.path, say("{v} is above the maximum {hi}: use a value <= {hi}",
                                                 "{v}: 최댓값 {hi}보다 큽니다. {hi} 이하로 쓰세요", v=v, hi=hi)))

@@ -136,14 +136,14 @@ class JobManager:
         """Ask a run to stop. Returns what happened, for the UI."""
         run = self.store.get_run(run_id)
         if run is None:
-            return "unknown run"
+            return say("unknown run", "없는 실행입니다")
         if run.status == "queued":
             if self.store.finish_run(run_id, "stopped", error=say("stopped before it started", "시작 전에 중지됨"),
                                      only_if_active=True):
-                return "removed from the queue"
+                return say("removed from the queue", "대기열에서 뺐습니다")
             run = self.store.get_run(run_id)
         if run.status != "running":
-            return f"already {run.status}"
+            return say("already {s}: nothing to stop", "이미 끝난 실행입니다 ({s}): 멈출 것이 없습니다", s=run.status)
         self.store.request_stop(run_id)
         with self._lock:
             child = self._children.get(run_id)
@@ -152,21 +152,21 @@ class JobManager:
         if run.pid != os.getpid():  # an in-process run of this app stops through the store flag alone
             _signal_group(run.pid, signal.SIGTERM)
         self._wake.set()
-        return "stopping"
+        return say("stopping: it saves a checkpoint, then ends", "멈추는 중: 체크포인트를 저장한 뒤 끝납니다")
 
     def resume(self, run_id: str) -> str:
         """Queue an ended run again to continue from its latest checkpoint (same run id, same curves)."""
         run = self.store.get_run(run_id)
         if run is None:
-            return "unknown run"
+            return say("unknown run", "없는 실행입니다")
         if run.status in ("queued", "running"):
-            return f"already {run.status}"
+            return say("already {s}", "이미 {s} 상태입니다", s=run.status)
         cmd = list(run.command or [])
         if "--resume" not in cmd:
             cmd.append("--resume")
         self.store.requeue(run_id, cmd)
         self._wake.set()
-        return "queued to resume"
+        return say("queued to resume", "이어서 학습하도록 대기열에 넣었습니다")
 
     def command_line(self, run_id: str) -> str:
         run = self.store.get_run(run_id)

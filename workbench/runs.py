@@ -36,6 +36,8 @@ def create(ws, stage, cfg, *, status: str = "queued", name: str | None = None, p
 
     command: the command line to record, or a function of (config_path, run_id) that returns it."""
     cfg.validate()
+    if stage.precheck is not None:
+        stage.precheck(cfg, ws)
     run_id = run_id or ws.store.new_run_id(stage.name)
     config_path = ws.run_dir(run_id) / "config.json"
     config_path.write_text(cfg.to_json(), encoding="utf-8")
@@ -88,8 +90,32 @@ def execute(stage, cfg, ctx, *, traceback_to_stderr: bool = True) -> Outcome:
     finally:
         ctx.flush()
     if out.status in ("stopped", "interrupted") and not out.error:
-        out.error = ctx.stop_reason or None
+        out.error = stop_text(ctx) if out.status == "stopped" else (ctx.stop_reason or None)
     return out
+
+
+def stop_text(ctx) -> Text:
+    """Why a stopped run stopped, read as a stop (not a failure), and where its last checkpoint is."""
+    requested = bool(ctx.store and ctx.run_id and (run := ctx.store.get_run(ctx.run_id)) and run.stop_requested)
+    reason = str(ctx.stop_reason or "")
+    if requested or reason.startswith("stop requested"):
+        why = say("stopped: Stop was pressed (or `jobs.stop`)", "중지됨: 중지 버튼으로 멈췄습니다")
+    elif reason.startswith("signal"):
+        why = say("stopped by {sig} from outside the app (Ctrl+C or kill)", "앱 밖에서 {sig} 신호로 멈췄습니다 (Ctrl+C 나 kill)",
+                  sig=reason.split()[-1])
+    else:
+        why = say("stopped: {r}", "중지됨: {r}", r=ctx.stop_reason or "")
+    ckpt = last_checkpoint(ctx.run_dir / "checkpoints") if ctx.run_id else None
+    if ckpt is not None:
+        why += say(" · last checkpoint: {p} (Resume continues from it)", " · 마지막 체크포인트: {p} (이어서 학습하면 여기서 계속)",
+                   p=str(ckpt))
+    return why
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    from .training.checkpoints import complete_checkpoints
+    cks = complete_checkpoints(folder) if folder.is_dir() else []
+    return cks[-1] if cks else None
 
 
 def finish(ws, run_id: str, outcome: Outcome) -> None:
@@ -137,7 +163,5 @@ def run_in_process(stage_name: str, cfg, ws, *, name: str | None = None) -> dict
         wb_log.removeHandler(handler)
         wb_log.setLevel(old_level)
         handler.close()
-    if outcome.status == "stopped" and not outcome.error:
-        outcome.error = say("stopped", "중지됨")
     finish(ws, run_id, outcome)
     return {"run_id": run_id, "status": outcome.status, "summary": outcome.summary, "error": outcome.error}

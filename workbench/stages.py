@@ -45,6 +45,9 @@ class Stage:
     args_to_updates: Callable[[argparse.Namespace], dict[str, Any]] | None = None
     # Whether the stage needs a workspace (for artifacts) even when run from the CLI.
     needs_workspace: bool = True
+    # Checks that need the workspace but not the job (inputs exist, the output name is free), run when a run is
+    # created: a queued run is refused at submit instead of failing after it waited its turn. Raises UserError.
+    precheck: Callable[[StageConfig, Any], None] | None = None
 
 
 def available() -> list[str]:

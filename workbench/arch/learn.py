@@ -1,12 +1,25 @@
 """Learn: the core block of each family, read from the installed transformers, with what it does.
 
-The source shown is `inspect.getsource` of the very classes and functions the lab's models run,
-so it always matches the installed version (and the file path is shown with it).
+The source shown is the text of the very classes and functions the lab's models run, read from the
+installed transformers' module file (the file path and version are shown with it), so it always
+matches the installed version.
+
+It is read without importing anything: the module file is located on disk (importlib's finder, no
+import) and the pieces are found with `ast`, the same lines `inspect.getsource` gives. Importing
+a modeling module to inspect it would pull in torch and most of transformers (about 10 s on a
+2-core machine, 19 s on a busy one) just to show text. Only when a piece is not defined in that
+file (a later transformers moved it elsewhere) is the module imported and inspected.
 """
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
+import importlib.metadata
+import importlib.util
 import inspect
+import os
+import sys
 
 # family -> (transformers module, [qualified names of the core pieces, in reading order])
 CORE: dict[str, tuple[str, list[str]]] = {
@@ -102,22 +115,83 @@ def _resolve(module, qualname: str):
     return inspect.unwrap(obj)
 
 
-def core_source(family: str) -> dict[str, object]:
-    """{'file', 'pieces': [{'name', 'source'}], 'ko', 'en'} for a family, from the installed transformers."""
-    import transformers
+def transformers_version() -> str:
+    mod = sys.modules.get("transformers")
+    if mod is not None and getattr(mod, "__version__", None):
+        return mod.__version__
+    return importlib.metadata.version("transformers")
 
+
+def module_file(mod_name: str) -> str | None:
+    """The .py file a module would be imported from, found without importing it (or its package)."""
+    mod = sys.modules.get(mod_name)
+    if mod is not None and getattr(mod, "__file__", None):
+        return mod.__file__
+    top, _, rest = mod_name.partition(".")
+    pkg = sys.modules.get(top)
+    if pkg is not None and getattr(pkg, "__path__", None):
+        roots = list(pkg.__path__)
+    else:
+        spec = importlib.util.find_spec(top)  # a top-level name: locates it, runs nothing
+        roots = list(spec.submodule_search_locations or []) if spec else []
+    for root in roots:
+        path = os.path.join(root, *rest.split(".")) + ".py" if rest else os.path.join(root, "__init__.py")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(path: str, mtime_ns: int) -> tuple[ast.Module, list[str]]:  # mtime: a reinstall invalidates it
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return ast.parse(text, filename=path), text.splitlines(keepends=True)
+
+
+def _find_node(tree: ast.Module, qualname: str):
+    """The (last, as Python binds it) top-level class or function definition of a dotted name, else None."""
+    body, node = tree.body, None
+    for part in qualname.split("."):
+        found = [n for n in body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name == part]
+        if not found:
+            return None
+        node = found[-1]
+        body = node.body
+    return node
+
+
+def source_from_file(path: str, qualname: str) -> str | None:
+    """The lines of a definition in a file (decorators included, as inspect.getsource gives them), or None."""
+    tree, lines = _parsed(path, os.stat(path).st_mtime_ns)
+    node = _find_node(tree, qualname)
+    if node is None:
+        return None
+    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    return "".join(lines[start - 1:node.end_lineno])
+
+
+def _imported_source(mod_name: str, qualname: str) -> str:
+    """The slow way: import the module and inspect the object (a piece defined outside its module file)."""
+    try:
+        return inspect.getsource(_resolve(importlib.import_module(mod_name), qualname))
+    except (AttributeError, OSError, TypeError, ImportError) as e:  # renamed in another transformers version
+        return f"# {qualname}: not found in transformers {transformers_version()} ({type(e).__name__})\n"
+
+
+def core_source(family: str) -> dict[str, object]:
+    """{'file', 'version', 'pieces': [{'name', 'source'}], 'ko', 'en'} for a family, from the installed
+    transformers."""
     mod_name, names = CORE[family]
-    module = importlib.import_module(mod_name)
+    path = module_file(mod_name)
     pieces = []
     for q in names:
-        try:
-            src = inspect.getsource(_resolve(module, q))
-        except (AttributeError, OSError, TypeError) as e:  # renamed in another transformers version
-            src = f"# {q}: not found in transformers {transformers.__version__} ({type(e).__name__})\n"
-        pieces.append({"name": q, "source": src})
+        src = source_from_file(path, q) if path else None
+        pieces.append({"name": q, "source": src if src is not None else _imported_source(mod_name, q)})
+    if path is None:
+        path = inspect.getsourcefile(importlib.import_module(mod_name))
     ko, en = EXPLAIN[family]
-    return {"file": inspect.getsourcefile(module), "version": transformers.__version__, "pieces": pieces,
-            "ko": ko, "en": en}
+    return {"file": path, "version": transformers_version(), "pieces": pieces, "ko": ko, "en": en}
 
 
 def core_source_text(family: str) -> str:

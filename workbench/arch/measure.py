@@ -16,7 +16,10 @@ Memory, stated plainly:
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from . import paper
@@ -25,11 +28,9 @@ from .families import FAMILIES, RECURRENT, ArchConfig, build_model
 
 # -- device and fallbacks ----------------------------------------------------------------
 def pick_device(name: str = "auto") -> str:
-    import torch
-
     if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
+        return "cuda" if cuda_available() else "cpu"
+    if name.startswith("cuda") and not cuda_available():
         from ..errors import UserError
         raise UserError("device is set to cuda but no CUDA GPU is visible here: use device=auto or cpu",
                         ko="장치가 cuda로 설정되었지만 여기에는 CUDA GPU가 보이지 않습니다. device=auto 또는 cpu 를 "
@@ -37,18 +38,47 @@ def pick_device(name: str = "auto") -> str:
     return name
 
 
-def kernel_status() -> dict[str, bool]:
-    """Which optional fast kernels this Python can use (all need a CUDA GPU)."""
-    from transformers.utils import import_utils as iu
+def _torch_build_has_gpu() -> bool | None:
+    """From torch/version.py, read as text (no import): False for a CPU-only build, None when unsure."""
+    import importlib.util
+    import re
 
-    return {"mamba_ssm": bool(iu.is_mamba_ssm_available()), "causal_conv1d": bool(iu.is_causal_conv1d_available()),
-            "cuda": _cuda()}
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        text = Path(spec.origin).with_name("version.py").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = dict(re.findall(r"^(cuda|hip)\b[^=\n]*=\s*(.+?)\s*$", text, flags=re.M))
+    if set(found) != {"cuda", "hip"}:
+        return None
+    return not (found["cuda"] == "None" and found["hip"] == "None")
 
 
-def _cuda() -> bool:
+def cuda_available() -> bool:
+    """torch.cuda.is_available(), without importing torch when the answer is certainly no (a CPU-only torch
+    build, or CUDA_VISIBLE_DEVICES hiding every GPU): what a tab may ask without a multi-second import."""
+    if "torch" not in sys.modules:
+        if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1") or _torch_build_has_gpu() is False:
+            return False
     import torch
 
     return torch.cuda.is_available()
+
+
+def kernel_status() -> dict[str, bool]:
+    """Which optional fast kernels this Python can use (all need a CUDA GPU). Packages are looked up, not
+    imported (transformers' is_mamba_ssm_available imports torch and transformers to say the same)."""
+    import importlib.util
+
+    cuda = cuda_available()
+    return {"mamba_ssm": cuda and importlib.util.find_spec("mamba_ssm") is not None,
+            "causal_conv1d": cuda and importlib.util.find_spec("causal_conv1d") is not None, "cuda": cuda}
+
+
+def _cuda() -> bool:
+    return cuda_available()
 
 
 def slow_path(family: str, device: str = "cpu") -> dict[str, str] | None:
@@ -93,6 +123,10 @@ def _sync(device: str) -> None:
 
 def cpu_peak_bytes(fn: Callable[[], Any]) -> tuple[Any, int]:
     """Run fn under the profiler; the highest running total of tensor bytes allocated meanwhile."""
+    # Kineto (the profiler's C++ side) prints "USDT: ... profiler_start/stop" and "STAGE: ..." lines on stderr
+    # at every profile, straight into the run's log. Its log level is read when the profiler first starts;
+    # 6 is above its highest level (USDT = 5), so nothing of it reaches the log. A level the person set wins.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
@@ -239,19 +273,34 @@ def generation_cost(model, *, context: int, new_tokens: int, vocab: int, device:
 
 
 # -- scaling -----------------------------------------------------------------------------
-def fit_exponent(xs: list[float], ys: list[float]) -> dict[str, float | None]:
-    """Slope of log y against log x (least squares, all points) and between the two longest points."""
-    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x and y and x > 0 and y > 0 and y == y]
-    if len(pts) < 2:
-        return {"all": None, "tail": None}
+def fit_exponent(xs: list[float], ys: list[float], min_points: int = 3) -> dict[str, Any]:
+    """Slope of log y against log x: least squares over all points, and between the two longest points.
+
+    'all' needs `min_points` usable points (3 by default): a slope through two timings on a shared CPU is
+    whatever the noise made it (e.g. -0.18 for attention), with nothing to tell. Deterministic quantities
+    (cache bytes, allocated memory) may pass 2. Also returns 'n' (points used), 'local' (the slopes between
+    neighbouring points, shortest first) and 'spread' (max - min of those), which says how well one
+    exponent describes the points; 'tail' is the last of them (two points, so it is noisy on a busy CPU).
+    """
+    pts = sorted((math.log(x), math.log(y)) for x, y in zip(xs, ys)
+                 if x is not None and y is not None and x == x and y == y and x > 0 and y > 0)
     n = len(pts)
+    local = [(y2 - y1) / (x2 - x1) for (x1, y1), (x2, y2) in zip(pts, pts[1:]) if x2 != x1]
+    out: dict[str, Any] = {"all": None, "tail": local[-1] if local else None, "n": n, "local": local,
+                           "spread": (max(local) - min(local)) if len(local) >= 2 else None}
+    if n < max(2, min_points):
+        return out
     mx = sum(p[0] for p in pts) / n
     my = sum(p[1] for p in pts) / n
     sxx = sum((p[0] - mx) ** 2 for p in pts)
-    slope = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx if sxx else None
-    (x1, y1), (x2, y2) = pts[-2], pts[-1]
-    tail = (y2 - y1) / (x2 - x1) if x2 != x1 else None
-    return {"all": slope, "tail": tail}
+    out["all"] = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx if sxx else None
+    return out
+
+
+# how many points an exponent needs: timings are noisy (3), byte counts are not (2)
+MIN_POINTS = {"step_time": 3, "decode_time_per_token": 3, "step_memory": 2, "cache_bytes": 2,
+              "step_s": 3, "decode_tok_s": 3, "peak_mib": 2, "saved_mib": 2, "cache_kib": 2}
+UNEVEN_SPREAD = 0.5  # local slopes further apart than this: one exponent does not describe the points
 
 
 def _pairs(pts: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
@@ -319,11 +368,15 @@ def measure_family(arch: ArchConfig, *, vocab: int, seq_lens: list[int], gen_con
         "family": arch.family, "label": FAMILIES[arch.family][0], "recurrent": arch.family in RECURRENT,
         "params": paper.params(cfg), "train": train, "gen": gen, "slow_path": slow_path(arch.family, device),
         "exponents": {
-            "step_time": fit_exponent([r["seq"] for r in train], [r["seconds"] for r in train]),
-            "step_memory": fit_exponent([r["seq"] for r in train], [r["peak_bytes"] for r in train]),
+            "step_time": fit_exponent([r["seq"] for r in train], [r["seconds"] for r in train],
+                                      MIN_POINTS["step_time"]),
+            "step_memory": fit_exponent([r["seq"] for r in train], [r["peak_bytes"] for r in train],
+                                        MIN_POINTS["step_memory"]),
             "decode_time_per_token": fit_exponent(*_pairs([(r["context"], 1 / r["tokens_per_s"]) for r in gen
-                                                           if r["tokens_per_s"] and r["tokens_per_s"] > 0])),
-            "cache_bytes": fit_exponent([r["cache_tokens"] for r in gen], [r["cache_bytes"] for r in gen]),
+                                                           if r["tokens_per_s"] and r["tokens_per_s"] > 0]),
+                                                  MIN_POINTS["decode_time_per_token"]),
+            "cache_bytes": fit_exponent([r["cache_tokens"] for r in gen], [r["cache_bytes"] for r in gen],
+                                        MIN_POINTS["cache_bytes"]),
         },
         "lengths_capped": lens != list(seq_lens),
     }

@@ -33,7 +33,7 @@ class PretrainConfig(ComputeSettings):
     max_steps: int = param(900, ko="최대 스텝", en="Max optimizer steps", min=1, max=10_000_000)
     max_minutes: float = param(0.0, ko="시간 제한(분, 0=없음)", en="Time budget in minutes (0 = none)", min=0.0,
                                help_ko="시간이 다 되면 저장하고 정상 종료", help_en="saves and ends normally when reached")
-    lr: float = param(3e-3, ko="학습률", en="Learning rate", min=0.0, max=10.0)
+    lr: float = param(3e-3, ko="학습률", en="Learning rate", min=0.0, max=10.0, above=0.0)
     min_lr_ratio: float = param(0.1, ko="최소 학습률 비율", en="Final LR as a fraction of the peak", min=0.0, max=1.0)
     schedule: str = param("cosine", ko="학습률 일정", en="LR schedule", choices=["cosine", "wsd", "constant"],
                           help_ko="wsd = warmup-stable-decay", help_en="wsd = warmup-stable-decay")
@@ -74,10 +74,35 @@ class PretrainConfig(ComputeSettings):
         return errors
 
 
+def _precheck(cfg: PretrainConfig, ws) -> None:
+    """Before a run is queued: its inputs exist and its model name is free (no artifact, no other active run)."""
+    from state import check_name
+
+    from ..artifacts import resolve
+    from ..errors import UserError
+    resolve(ws, "corpus", cfg.corpus, "corpus")
+    resolve(ws, "tokenizer", cfg.tokenizer, "tokenizer")
+    if cfg.arch_artifact:
+        resolve(ws, "arch", cfg.arch_artifact, "architecture")
+    if not cfg.output_name or cfg.overwrite:
+        return
+    name = check_name(cfg.output_name, "model name")
+    if ws.store.get_artifact(kind="model", name=name) is not None:
+        raise UserError(f"a model named '{name}' already exists: choose another output_name, or tick overwrite",
+                        ko=f"'{name}' 이라는 모델이 이미 있습니다. 다른 모델 이름을 쓰거나 '같은 이름 덮어쓰기'를 켜세요")
+    for run in ws.store.list_runs(stage="pretrain", status=("queued", "running"), limit=1000):
+        if (run.config or {}).get("output_name") == name:
+            raise UserError(f"run {run.id} ({run.status}) is already making a model named '{name}': choose another "
+                            "output_name, or wait for it to end",
+                            ko=f"실행 {run.id} ({run.status}) 이(가) 이미 '{name}' 모델을 만드는 중입니다. 다른 모델 "
+                               "이름을 쓰거나 그 실행이 끝나기를 기다리세요")
+
+
 def _run(cfg, ctx):
     from .train import run
     return run(cfg, ctx)
 
 
 STAGE = Stage(name="pretrain", config=PretrainConfig, run=_run, device=PretrainConfig.queue_device,
+              precheck=_precheck,
               help="Pretrain a causal language model from scratch on a corpus with a tokenizer (HF Trainer).")
