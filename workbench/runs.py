@@ -99,12 +99,12 @@ def stop_text(ctx) -> Text:
     requested = bool(ctx.store and ctx.run_id and (run := ctx.store.get_run(ctx.run_id)) and run.stop_requested)
     reason = str(ctx.stop_reason or "")
     if requested or reason.startswith("stop requested"):
-        why = say("stopped: Stop was pressed (or `jobs.stop`)", "중지됨: 중지 버튼으로 멈췄습니다")
+        why = say("Stop was pressed: the run saved its state and ended", "중지 버튼으로 멈췄습니다: 상태를 저장하고 끝냈습니다")
     elif reason.startswith("signal"):
         why = say("stopped by {sig} from outside the app (Ctrl+C or kill)", "앱 밖에서 {sig} 신호로 멈췄습니다 (Ctrl+C 나 kill)",
                   sig=reason.split()[-1])
     else:
-        why = say("stopped: {r}", "중지됨: {r}", r=ctx.stop_reason or "")
+        why = say("ended early: {r}", "일찍 끝남: {r}", r=ctx.stop_reason or "")
     ckpt = last_checkpoint(ctx.run_dir / "checkpoints") if ctx.run_id else None
     if ckpt is not None:
         why += say(" · last checkpoint: {p} (Resume continues from it)", " · 마지막 체크포인트: {p} (이어서 학습하면 여기서 계속)",
