@@ -44,7 +44,8 @@ CSS = """
 /* a job panel refreshes every 2 s: no "updating" frame or timer on its parts (they read as something running) */
 .wb-jobpanel .generating, .wb-jobpanel .pending {border-color: transparent !important;}
 .wb-metrics-plot {border: 1px solid var(--border-color-primary) !important;}
-.wb-jobpanel .progress-text, .wb-jobpanel .eta-bar, .wb-jobpanel .timer {display: none !important;}
+.wb-jobpanel .progress-text, .wb-jobpanel .eta-bar, .wb-jobpanel .timer, .wb-jobpanel .meta-text,
+.wb-jobpanel .meta-text-center {display: none !important;}
 .wb-tok {border-radius: 3px; padding: 1px 0; margin: 0 1px; line-height: 1.9;}
 .wb-err {color: #b00;}
 """
