@@ -23,6 +23,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
                           "compare tokenizers on held-out text: fertility, morpheme F1, throughput"),
     "arch": ("workbench.arch.stage", "measure model families: step time, memory, scaling; same-data race"),
     "pretrain": ("workbench.pretrain.stage", "pretrain a causal language model from scratch"),
+    "finetune": ("workbench.finetune.stage", "fine-tune a model (full, LoRA, DoRA, WaveFT, QLoRA, ...) on a Korean task"),
     "chat": ("workbench.chat.stage", "generate a reply from a model artifact (or serve the OpenAI-compatible API)"),
 }
 
