@@ -6,8 +6,13 @@ plain-library step time for the same work (the same model class and tokens, a ba
 forward+backward loop) with the ratio workbench / plain. The note quotes the exponents.
 
     python bench/arch_bench.py [--families llama,mamba2] [--seq 256,512,1024,2048] [--threads 2]
+    python bench/arch_bench.py --learn
 
 Lengths start at 256: below that, fixed per-step costs hide how attention grows with length.
+
+--learn times the tab's "Show the code" instead: in a fresh Python for each, the workbench's way (the
+source read from the module file with ast, and the device / slow-fallback note) against the plain way
+(import the modeling module, inspect.getsource), first call and the families after it.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,9 +51,53 @@ def plain_step_seconds(arch, vocab: int, seq: int, repeats: int) -> float:
     return min(times)  # the same statistic as the workbench: best of the repeats
 
 
+LEARN_PROBE = r"""
+import json, sys, time
+sys.path.insert(0, {root!r})
+way = sys.argv[1]
+from workbench.arch.families import FAMILIES
+from workbench.arch.learn import CORE, _resolve, core_source_text
+from workbench.arch.measure import pick_device, slow_path
+times = {{}}
+for fam in ["mamba", *[f for f in FAMILIES if f != "mamba"]]:  # mamba: the tab's default family
+    t0 = time.perf_counter()
+    if way == "workbench":
+        slow_path(fam, pick_device("auto"))
+        text = core_source_text(fam)
+    else:
+        import importlib, inspect
+        module = importlib.import_module(CORE[fam][0])
+        text = "".join(inspect.getsource(_resolve(module, q)) for q in CORE[fam][1])
+    times[fam] = round(time.perf_counter() - t0, 4)
+print(json.dumps({{"times": times, "torch_imported": "torch" in sys.modules}}))
+"""
+
+
+def learn_bench() -> None:
+    root = str(Path(__file__).resolve().parent.parent)
+    out = {"bench": "arch-learn", "load_avg": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}
+    for way in ("workbench", "plain_import_inspect"):
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, "-c", LEARN_PROBE.format(root=root), way.split("_")[0]],
+                           capture_output=True, text=True, timeout=600)
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        times = res["times"]
+        out[way] = {"first_call_s": times["mamba"],
+                    "later_calls_max_s": max(v for k, v in times.items() if k != "mamba"),
+                    "all_families_s": round(sum(times.values()), 3), "torch_imported": res["torch_imported"],
+                    "process_s": round(time.perf_counter() - t0, 2), "per_family_s": times}
+    out["first_call_speedup"] = round(out["plain_import_inspect"]["first_call_s"]
+                                      / max(out["workbench"]["first_call_s"], 1e-4), 1)
+    out["note"] = ("first_call_s is what the first 'Show the code' click costs in a fresh app process (the tab's "
+                   "default family, Mamba); the plain way imports torch and the modeling module to read its text")
+    print(json.dumps(out, ensure_ascii=False))
+
+
 def main() -> None:
+    if "--learn" in sys.argv[1:]:
+        return learn_bench()
     from workbench.arch.families import FAMILIES, ArchConfig
-    from workbench.arch.measure import fit_exponent, lengths_for, measure_family
+    from workbench.arch.measure import MIN_POINTS, fit_exponent, lengths_for, measure_family
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--families", default=",".join(FAMILIES))
@@ -84,7 +134,8 @@ def main() -> None:
                            repeats=args.repeats, device="cpu", slow_cap=args.slow_cap)
         gen = g["gen"]
         ratios = [p["seconds"] / plain[p["seq"]] for p in train]
-        rnd = lambda e: {k: (round(v, 2) if v is not None else None) for k, v in e.items()}  # noqa: E731
+        rnd = lambda e: {k: (round(e[k], 2) if e[k] is not None else None)  # noqa: E731
+                         for k in ("all", "tail", "spread")}
         out["families"][fam] = {
             "params": g["params"]["total"], "active_params": g["params"]["active"],
             "step_s": {p["seq"]: round(p["seconds"], 4) for p in train},
@@ -96,8 +147,10 @@ def main() -> None:
             "cache_kib": {q["cache_tokens"]: round(q["cache_bytes"] / 1024, 1) for q in gen},
             "exponents": {
                 "step_time": rnd(fit_exponent([p["seq"] for p in train], [p["seconds"] for p in train])),
-                "step_memory": rnd(fit_exponent([p["seq"] for p in train], [p["peak_bytes"] for p in train])),
-                "saved_activations": rnd(fit_exponent([p["seq"] for p in train], [p["saved_bytes"] for p in train])),
+                "step_memory": rnd(fit_exponent([p["seq"] for p in train], [p["peak_bytes"] for p in train],
+                                                MIN_POINTS["step_memory"])),
+                "saved_activations": rnd(fit_exponent([p["seq"] for p in train], [p["saved_bytes"] for p in train],
+                                                      MIN_POINTS["step_memory"])),
                 "cache_bytes": rnd(g["exponents"]["cache_bytes"]),
                 "decode_time_per_token": rnd(g["exponents"]["decode_time_per_token"]),
             },

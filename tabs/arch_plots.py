@@ -5,7 +5,7 @@ from collections import defaultdict
 
 from state.i18n import pick
 from workbench.arch.families import FAMILIES
-from workbench.arch.measure import fit_exponent
+from workbench.arch.measure import MIN_POINTS, fit_exponent
 
 COLORS = {"gpt2": "#1f77b4", "llama": "#ff7f0e", "mamba": "#2ca02c", "mamba2": "#17becf", "rwkv": "#9467bd",
           "mixtral": "#d62728", "qwen2moe": "#e377c2", "deepseekv3": "#8c564b"}
@@ -58,7 +58,7 @@ def measure_figure(rows: list[dict], lang: str):
     for kind, r, c in panels:
         for fam, pts in m.get(kind, {}).items():
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            slope = fit_exponent(xs, ys)["all"]
+            slope = fit_exponent(xs, ys, MIN_POINTS[kind])["all"]  # timings: only from 3 lengths or more
             # the fitted exponent is written at the end of each line: y ∝ n^slope
             text = [""] * (len(xs) - 1) + [f"n^{slope:.2f}" if slope is not None else ""]
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers+text", name=_label(fam), legendgroup=fam,

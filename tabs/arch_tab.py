@@ -13,7 +13,7 @@ import gradio as gr
 
 from state.i18n import pick, say
 
-from .components import AppContext, JobPanel, artifact_choices
+from .components import NONE_CHOICE, AppContext, JobPanel, artifact_choices
 from .forms import ConfigForm
 from .launch import error_markdown, launch
 
@@ -37,11 +37,14 @@ T = {
     "inputs": ("### 2. 데이터", "### 2. Data"),
     "tokenizer": ("토크나이저 (어휘 크기)", "Tokenizer (vocabulary size)"),
     "corpus": ("말뭉치 (경주 데이터)", "Corpus (race data)"),
-    "tokenizer_info": ("— = 없음: 측정은 어휘 8,000을 가정하고, 경주는 번들 텍스트로 작은 BPE를 즉석에서 학습합니다",
-                       "— = none: measurements assume a vocabulary of 8,000; the race trains a small BPE on the "
-                       "bundled text"),
-    "corpus_info": ("— = 없음: konlpy에 들어 있는 한국어 법률 텍스트로 경주합니다",
-                    "— = none: the race runs on the Korean statute text bundled with konlpy"),
+    "tokenizer_info": ("가장 최근 산출물이 골라져 있습니다(다시 열면 마지막 실행이 쓴 것). — = 없음: 측정은 어휘 "
+                       "8,000을 가정하고, 경주는 번들 텍스트로 작은 BPE를 즉석에서 학습합니다",
+                       "the newest artifact is preselected (after a reload: what the latest run used). — = none: "
+                       "measurements assume a vocabulary of 8,000; the race trains a small BPE on the bundled text"),
+    "corpus_info": ("가장 최근 산출물이 골라져 있습니다(다시 열면 마지막 실행이 쓴 것). — = 없음: konlpy에 들어 있는 "
+                    "한국어 법률 텍스트로 경주합니다",
+                    "the newest artifact is preselected (after a reload: what the latest run used). — = none: the "
+                    "race runs on the Korean statute text bundled with konlpy"),
     "refresh": ("목록 새로 고침", "Refresh lists"),
     "paper": ("### 3. 종이 위 계산", "### 3. On paper"),
     "paper_ctx": ("문맥 길이 (캐시·추론 FLOPs)", "Context length (cache, inference FLOPs)"),
@@ -82,7 +85,6 @@ T = {
     "save_name": ("이름", "Name"),
     "overwrite": ("같은 이름 덮어쓰기", "Overwrite an existing one"),
     "save_btn": ("아키텍처 저장", "Save architecture"),
-    "none": ("—", "—"),  # language-neutral: the choices are not re-rendered when the language changes
     "match_yes": ("✓ 일치", "✓ equal"),
     "match_no": ("✗ 다름", "✗ differs"),
     "constant": ("일정", "constant"),
@@ -95,6 +97,23 @@ T = {
                    "손실 (같은 검증 텍스트).",
                    "- Equal wall time: each family's held-out loss at its last evaluation within the training time of "
                    "the fastest-finishing family ({budget:.1f} s), on the same held-out text."),
+    "exp_few": ("{what} '–': 길이 {n}개만 재서 지수를 맞추지 않았습니다 (시간은 잡음이 있어 3개 이상 필요)",
+                "{what} '–': only {n} lengths measured, and a timing exponent needs at least 3 (two noisy timings "
+                "give any slope)"),
+    "exp_uneven": ("{what}: 구간별 기울기가 {lo:.2f}~{hi:.2f}로 달라 지수 하나로 설명되지 않습니다 (짧은 길이는 고정 "
+                   "비용이 지배하고, 바쁜 CPU는 잡음을 더합니다)",
+                   "{what}: local slopes range from {lo:.2f} to {hi:.2f}, so one exponent does not describe it (fixed "
+                   "costs dominate short lengths; a busy CPU adds noise)"),
+    "no_equal_time": ("{label}의 '@같은 시간' '–': 가장 빨리 끝난 계열의 학습 시간 {budget:.1f}초 안에 끝난 검증이 "
+                      "없습니다 (첫 검증은 {first:.1f}초: {steps}단계 중 {every}단계마다와 끝에서 잽니다). "
+                      "race.eval_every를 줄이면 더 자주 잽니다.",
+                      "{label} '@equal time' '–': no held-out evaluation finished within the fastest family's "
+                      "training time of {budget:.1f} s (its first came at {first:.1f} s: it is evaluated every "
+                      "{every} of its {steps} steps and at the end); a lower race.eval_every evaluates more often."),
+    "tag_measure": ("측정", "Measurement"),
+    "tag_race": ("경주", "Race"),
+    "no_value": ("{label}: '–' = 값이 없습니다 (첫 단계 전에 멈췄습니다)",
+                 "{label}: '–' = no value (it stopped before its first step)"),
     "saved": ("저장했습니다: **{name}** ({family}, 파라미터 {params}, 어휘 {vocab:,}) → `{path}`. 사전학습 탭에서 고를 수 "
               "있습니다.",
               "Saved **{name}** ({family}, {params} parameters, vocabulary {vocab:,}) → `{path}`. Pick it in the "
@@ -123,7 +142,31 @@ RACE_HEADERS = (
 
 
 def _picker_choices(ctx: AppContext, kind: str, lang: str) -> list[tuple[str, str]]:
-    return [(pick(T["none"], lang), "")] + artifact_choices(ctx.store, kind)
+    # the app's own "nothing chosen" choice (both languages in one label: choices are not re-rendered on a switch)
+    return [NONE_CHOICE] + artifact_choices(ctx.store, kind)
+
+
+def _newest(ctx: AppContext, kind: str) -> str:
+    """The id of the newest artifact of a kind, or "" (none) when there is none."""
+    arts = ctx.store.list_artifacts(kind)
+    return str(arts[0].id) if arts else ""
+
+
+def picker_start(ctx: AppContext, kind: str, run) -> tuple[str, bool]:
+    """(value, pinned) of an artifact picker when a page loads: what the stage's latest run used when that
+    artifact still exists (or "" when that run chose none while one existed), else the newest artifact."""
+    store = ctx.store
+    if run is not None:
+        ref = str((run.config or {}).get(kind) or "")
+        arts = store.list_artifacts(kind)
+        if ref:
+            by_id = {str(a.id) for a in arts}
+            art = None if ref in by_id else store.get_artifact(kind=kind, name=ref)  # a CLI run names it
+            if ref in by_id or art is not None:
+                return (ref if ref in by_id else str(art.id)), True
+        elif any(a.created <= run.created for a in arts):
+            return "", True  # none was a choice: an artifact of this kind existed when the run started
+    return _newest(ctx, kind), False
 
 
 def form_updates(form: ConfigForm, values, prefix: str = "") -> dict:
@@ -141,9 +184,90 @@ def _fmt(n, unit: str = "") -> str:
     return human(n, unit)
 
 
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and (x != x or x in (float("inf"), float("-inf"))))
+
+
+def num(x, spec: str = "{:.3f}") -> str:
+    """A number for a table cell; '–' for a missing one (None, nan, inf): never a raw 'nan'."""
+    return "–" if _missing(x) else spec.format(x)
+
+
+def exponent_cell(fit: dict) -> str:
+    """A fitted exponent; with the range of local slopes when they disagree; '–' when not fitted."""
+    from workbench.arch.measure import UNEVEN_SPREAD
+
+    if _missing(fit.get("all")):
+        return "–"
+    r = lambda x: round(x, 2) + 0.0  # noqa: E731 - no "-0.00"
+    if (fit.get("spread") or 0) > UNEVEN_SPREAD:
+        return f"{r(fit['all']):.2f} ({r(min(fit['local'])):.2f}…{r(max(fit['local'])):.2f})"
+    return f"{r(fit['all']):.2f}"
+
+
+def exponent_rows(m: dict, slow: dict, lang: str) -> list[list[str]]:
+    """Rows of the exponents table from split metrics ({kind: {family: [(x, y)]}})."""
+    from workbench.arch.families import FAMILIES
+    from workbench.arch.measure import MIN_POINTS, UNEVEN_SPREAD, fit_exponent
+
+    heads = pick(EXP_HEADERS, lang)
+    out = []
+    for fam in m.get("step_s", {}) or m.get("decode_tok_s", {}):
+        st = m.get("step_s", {}).get(fam, [])
+        series = {  # column -> (points, how many points its exponent needs)
+            1: (st, MIN_POINTS["step_s"]),
+            3: (m.get("peak_mib", {}).get(fam, []), MIN_POINTS["peak_mib"]),
+            4: ([(x, 1 / y) for x, y in m.get("decode_tok_s", {}).get(fam, []) if not _missing(y) and y > 0],
+                MIN_POINTS["decode_tok_s"]),
+            5: (m.get("cache_kib", {}).get(fam, []), MIN_POINTS["cache_kib"]),
+        }
+        fits = {col: fit_exponent([p[0] for p in pts], [p[1] for p in pts], need)
+                for col, (pts, need) in series.items()}
+        notes = [slow[fam]] if fam in slow else []
+        for col, fit in fits.items():
+            pts, need = series[col]
+            if fit["all"] is None and 0 < fit["n"] < need:
+                notes.append(pick(T["exp_few"], lang).format(what=heads[col], n=fit["n"]))
+            elif (fit.get("spread") or 0) > UNEVEN_SPREAD and col in (1, 4):
+                notes.append(pick(T["exp_uneven"], lang).format(what=heads[col], lo=min(fit["local"]),
+                                                                 hi=max(fit["local"])))
+        step = fits[1]
+        # the longest pair alone is two noisy timings: shown only next to a fit over enough lengths
+        tail = num(step["tail"], "{:.2f}") if step["all"] is not None else "–"
+        out.append([FAMILIES.get(fam, (fam,))[0], exponent_cell(step), tail, exponent_cell(fits[3]),
+                    exponent_cell(fits[4]), exponent_cell(fits[5]), ", ".join(str(int(p[0])) for p in st),
+                    " · ".join(notes)])
+    return out
+
+
+def race_rows(results: list[dict], lang: str, eval_every: int | None = None) -> tuple[list[list[str]], list[str]]:
+    """Rows of the race table and, for every '–' in it, a line saying why."""
+    from workbench.arch.race import table
+
+    tab = table(results) if results else {"rows": [], "equal_time_budget_s": 0.0}
+    by_fam = {r["family"]: r for r in results}
+    rows, why = [], []
+    for r in tab["rows"]:
+        active = f" ({_fmt(r['active_params'])})" if r["active_params"] != r["params"] else ""
+        lost = _missing(r["loss_equal_time"])
+        rows.append([r["label"], _fmt(r["params"]) + active, f"{r['tokens']:,}", num(r["seconds"], "{:.1f}"),
+                     num(r["tokens_per_s"] or None, "{:,.0f}"), num(r["loss_equal_tokens"]),
+                     num(r["held_out_loss"]), num(r["loss_equal_time"]),
+                     "–" if lost else f"{r['tokens_by_equal_time']:,}"])
+        evals = by_fam.get(r["family"], {}).get("evals") or []
+        if not r["tokens"] or not evals:
+            why.append(pick(T["no_value"], lang).format(label=r["label"]))
+        elif lost:
+            why.append(pick(T["no_equal_time"], lang).format(label=r["label"], budget=tab["equal_time_budget_s"],
+                                                             first=evals[0]["seconds"],
+                                                             every=eval_every or by_fam[r["family"]]["steps"],
+                                                             steps=by_fam[r["family"]]["steps"]))
+    return rows, why
+
+
 def build(ctx: AppContext):
     ui = ctx.ui
-    from workbench.arch.families import FAMILIES, ArchConfig
+    from workbench.arch.families import FAMILIES
     from workbench.arch.stage import ArchCompareConfig
 
     defaults = ArchCompareConfig()
@@ -154,21 +278,26 @@ def build(ctx: AppContext):
     # 1. size
     ui.md(T["size"])
     ui.md(T["size_note"], elem_classes=["wb-msg"])
-    with gr.Group(elem_id="arch-size"):
-        arch_form = ConfigForm(ctx, ArchConfig, exclude=["family"], columns=4)
+    with gr.Group(elem_id="arch-size"):  # the model section of the stage config (model.depth, ...), one grid
+        arch_form = ConfigForm(ctx, ArchCompareConfig, include=["model"], exclude=["model.family"], columns=4,
+                               flatten_sections=True)
     overrides = ui.reg(gr.Code(value="{}", language="json", label=ui.text(T["overrides"]), max_lines=8,
                                elem_id="arch-overrides"), label=T["overrides"])
 
     # 2. data
     ui.md(T["inputs"])
-    with gr.Row():
-        tok_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "tokenizer", ui.lang), value="",
+    with gr.Row():  # the newest artifact of each kind is preselected; "—" (none) stays a choice
+        tok_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "tokenizer", ui.lang), value=_newest(ctx, "tokenizer"),
                                     label=ui.text(T["tokenizer"]), info=ui.text(T["tokenizer_info"]),
                                     elem_id="arch-tokenizer"), label=T["tokenizer"], info=T["tokenizer_info"])
-        corpus_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "corpus", ui.lang), value="",
+        corpus_dd = ui.reg(gr.Dropdown(choices=_picker_choices(ctx, "corpus", ui.lang), value=_newest(ctx, "corpus"),
                                        label=ui.text(T["corpus"]), info=ui.text(T["corpus_info"]),
                                        elem_id="arch-corpus"), label=T["corpus"], info=T["corpus_info"])
         refresh = ui.button(T["refresh"], size="sm", scale=0)
+    tok_dd.kind, corpus_dd.kind = "tokenizer", "corpus"
+    # which pickers hold a choice to keep (the person picked it, or the latest run used it); the others follow
+    # the newest artifact when the lists are refreshed
+    pinned = gr.State({})
 
     # 3. on paper
     ui.md(T["paper"])
@@ -252,7 +381,7 @@ def build(ctx: AppContext):
         arch_v, v = v[:n_arch], v[n_arch:]
         meas_v, v = v[:n_meas], v[n_meas:]
         race_v, run_v = v[:n_race], v[n_race:]
-        updates = form_updates(arch_form, arch_v, "model.")
+        updates = form_updates(arch_form, arch_v)
         updates.update(form_updates(measure_form, meas_v))
         updates.update(form_updates(race_form, race_v))
         updates.update(form_updates(run_form, run_v))
@@ -307,7 +436,8 @@ def build(ctx: AppContext):
     # one at a time, in order: a slow first call (torch import) must not overwrite a later answer
     one_lane = dict(concurrency_limit=1, concurrency_id="arch-paper")
     paper_btn.click(on_paper, paper_inputs, paper_outputs, **one_lane)
-    families.change(on_paper, paper_inputs, paper_outputs, trigger_mode="always_last", **one_lane)
+    # .input: a person's clicks; restoring the latest run's families on a page load must not start a computation
+    families.input(on_paper, paper_inputs, paper_outputs, trigger_mode="always_last", **one_lane)
     ui.on_language(on_paper, paper_inputs, paper_outputs, **one_lane)
 
     def submit(task):
@@ -318,12 +448,39 @@ def build(ctx: AppContext):
     measure_btn.click(submit("measure"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
     race_btn.click(submit("race"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
 
-    def refresh_lists(lang, tok, corpus):
-        tc, cc = _picker_choices(ctx, "tokenizer", lang), _picker_choices(ctx, "corpus", lang)
-        keep = lambda v, ch: v if v in {c[1] for c in ch} else ""  # noqa: E731
-        return gr.update(choices=tc, value=keep(tok, tc)), gr.update(choices=cc, value=keep(corpus, cc))
+    def refresh_lists(lang, tok, corpus, pins):
+        """New choices; a pinned value is kept while it exists, the others move to the newest artifact."""
+        out = []
+        for kind, cur in (("tokenizer", tok), ("corpus", corpus)):
+            ch = _picker_choices(ctx, kind, lang)
+            keep = (pins or {}).get(kind) and (cur or "") in {c[1] for c in ch}
+            out.append(gr.update(choices=ch, value=(cur or "") if keep else _newest(ctx, kind)))
+        return tuple(out)
 
-    refresh.click(refresh_lists, [ui.lang_box, tok_dd, corpus_dd], [tok_dd, corpus_dd])
+    picker_io = ([ui.lang_box, tok_dd, corpus_dd, pinned], [tok_dd, corpus_dd])
+    refresh.click(refresh_lists, *picker_io)
+    for kind, dd in (("tokenizer", tok_dd), ("corpus", corpus_dd)):  # the person's own pick is kept
+        dd.input(lambda pins, kind=kind: {**(pins or {}), kind: True}, [pinned], [pinned], queue=False,
+                 show_progress="hidden")
+
+    # -- after a page load (a reload, another browser): the forms and pickers show the latest arch run's config
+    class _Widgets:  # restore's form interface for widgets the ConfigForms do not hold
+        def __init__(self, components, values_of):
+            self.components, self.values_of = components, values_of
+
+    panel.restore([arch_form, measure_form, race_form, run_form,
+                   _Widgets([families, overrides], lambda cfg: [list(cfg.families),
+                                                                json.dumps(cfg.overrides or {}, ensure_ascii=False)])])
+
+    def load_pickers(lang):
+        run = panel.latest()
+        out, pins = [], {}
+        for kind in ("tokenizer", "corpus"):
+            value, pins[kind] = picker_start(ctx, kind, run)
+            out.append(gr.update(choices=_picker_choices(ctx, kind, lang), value=value))
+        return (*out, pins)
+
+    ctx.loaders.append((load_pickers, [ui.lang_box], [tok_dd, corpus_dd, pinned]))
 
     def latest_with(run_id, prefix: str):
         """The session's run if it has `prefix` metrics, else the newest arch run that has them."""
@@ -357,80 +514,75 @@ def build(ctx: AppContext):
     def exponents_df(run, rows, lang):
         import pandas as pd
 
-        from workbench.arch.measure import fit_exponent
-
         from .arch_plots import split_metrics
-        m = split_metrics(rows)
         slow = {}
         if run is not None:
             for ev in store_events(run.id):
                 res = ev["payload"].get("result", {})
                 if ev["payload"].get("kind") == "measure" and res.get("slow_path"):
                     slow[res["family"]] = "⚠ " + pick(T["slow_fallback"], lang)
-        out = []
-        fmt = lambda x: "–" if x is None else f"{x:.2f}"  # noqa: E731
-        for fam in m.get("step_s", {}) or m.get("decode_tok_s", {}):
-            st = m.get("step_s", {}).get(fam, [])
-            mem = m.get("peak_mib", {}).get(fam, [])
-            dec = [(x, 1 / y) for x, y in m.get("decode_tok_s", {}).get(fam, []) if y > 0]
-            cache = m.get("cache_kib", {}).get(fam, [])
-            e_t = fit_exponent([p[0] for p in st], [p[1] for p in st])
-            out.append([FAMILIES.get(fam, (fam,))[0], fmt(e_t["all"]), fmt(e_t["tail"]),
-                        fmt(fit_exponent([p[0] for p in mem], [p[1] for p in mem])["all"]),
-                        fmt(fit_exponent([p[0] for p in dec], [p[1] for p in dec])["all"]),
-                        fmt(fit_exponent([p[0] for p in cache], [p[1] for p in cache])["all"]),
-                        ", ".join(str(int(p[0])) for p in st), slow.get(fam, "")])
-        return pd.DataFrame(out, columns=pick(EXP_HEADERS, lang))
+        return pd.DataFrame(exponent_rows(split_metrics(rows), slow, lang), columns=pick(EXP_HEADERS, lang))
 
     def store_events(run_id):
         return ctx.store.events(run_id, kind="arch_result", limit=200)
 
+    def race_results(run):
+        return [ev["payload"]["result"] for ev in store_events(run.id) if ev["payload"].get("kind") == "race"]
+
     def race_df(run, lang):
         import pandas as pd
 
-        from workbench.arch.race import table
         if run is None:
             return pd.DataFrame([], columns=pick(RACE_HEADERS, lang))
-        results = [ev["payload"]["result"] for ev in store_events(run.id) if ev["payload"].get("kind") == "race"]
-        tab = table(results) if results else {"rows": []}
-        rows = []
-        for r in tab["rows"]:
-            active = f" ({_fmt(r['active_params'])})" if r["active_params"] != r["params"] else ""
-            rows.append([r["label"], _fmt(r["params"]) + active, f"{r['tokens']:,}", f"{r['seconds']:.1f}",
-                         f"{r['tokens_per_s']:,.0f}", f"{r['loss_equal_tokens']:.3f}", f"{r['held_out_loss']:.3f}",
-                         f"{r['loss_equal_time']:.3f}", f"{r['tokens_by_equal_time']:,}"])
+        rows, _ = race_rows(race_results(run), lang, (run.config.get("race") or {}).get("eval_every"))
         return pd.DataFrame(rows, columns=pick(RACE_HEADERS, lang))
 
     def notes_md(mrun, rrun, lang):
         lines = []
+        for run in {r.id: r for r in (mrun, rrun) if r is not None}.values():  # what each run used, once
+            shown = {"measure"} if mrun is not None and run.id == mrun.id else set()
+            if rrun is not None and run.id == rrun.id:
+                shown.add("race")
+            for ev in ctx.store.events(run.id, kind="arch_note", limit=10):
+                task = ev["payload"].get("task", "race")
+                if task in shown:
+                    tag = pick(T[f"tag_{task}"], lang)
+                    lines += [f"- **{tag}**: {html.escape(pick(n, lang))}" for n in ev["payload"].get("notes", [])]
         if mrun is not None:
             for ev in store_events(mrun.id):
                 res = ev["payload"].get("result", {})
                 if ev["payload"].get("kind") == "measure" and res.get("slow_path"):
                     lines.append(f"- **{res['label']}**: {pick(res['slow_path'], lang)}")
         if rrun is not None:
-            for ev in ctx.store.events(rrun.id, kind="arch_note", limit=5):
-                lines += [f"- {html.escape(pick(n, lang))}"
-                          for n in ev["payload"].get("notes", [])]
             if rrun.summary and rrun.summary.get("race"):
                 budget = rrun.summary["race"]["table"]["equal_time_budget_s"]
                 lines.append(pick(T["equal_time"], lang).format(budget=budget))
+            _, why = race_rows(race_results(rrun), lang, (rrun.config.get("race") or {}).get("eval_every"))
+            lines += [f"- {html.escape(w)}" for w in why]
         return "\n".join(lines)
 
     timer.tick(on_tick, [panel.run_id, ui.lang_box, seen], [measure_plot, exp_table, race_plot, race_table, notes,
                                                             seen], show_progress="hidden")
 
-    def on_learn(fam, lang):
-        from workbench.arch.learn import core_source_text, EXPLAIN
+    def on_learn(fam, device, lang):
+        """Text read from the installed transformers' file, no import (see workbench/arch/learn.py)."""
+        from workbench.arch.learn import EXPLAIN, core_source_text
         from workbench.arch.measure import pick_device, slow_path
+        from workbench.errors import UserError
         text = pick(EXPLAIN[fam], lang)
-        note = slow_path(fam, pick_device("auto"))
+        try:  # where a measurement would run, as the form says (no torch import on a CPU-only install)
+            where = pick_device(device or "auto")
+        except UserError:
+            where = "cpu"
+        note = slow_path(fam, where)
         if note:
             text += "\n\n⚠ " + pick(note, lang)
         return text, core_source_text(fam)
 
-    learn_btn.click(on_learn, [learn_fam, ui.lang_box], [learn_md, learn_code])
-    learn_fam.change(on_learn, [learn_fam, ui.lang_box], [learn_md, learn_code])
+    learn_inputs = [learn_fam, run_form.widgets["device"], ui.lang_box]
+    # queue=False: a few file reads now (no import), answered directly rather than after a trip through the queue
+    learn_btn.click(on_learn, learn_inputs, [learn_md, learn_code], queue=False)
+    learn_fam.change(on_learn, learn_inputs, [learn_md, learn_code], queue=False)
 
     def on_save(lang, fam, name, over, *cfg_values):
         from workbench.config import ConfigError
@@ -445,4 +597,4 @@ def build(ctx: AppContext):
                                              vocab=res["vocab_size"], path=res["path"])
 
     save_btn.click(on_save, [ui.lang_box, save_fam, save_name, overwrite, *config_inputs], [save_msg])
-    return refresh_lists, [ui.lang_box, tok_dd, corpus_dd], [tok_dd, corpus_dd]  # on opening the tab
+    return (refresh_lists, *picker_io)  # on opening the tab

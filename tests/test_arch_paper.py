@@ -1,4 +1,6 @@
 """On-paper figures of the architecture lab, checked against instantiated transformers models."""
+import re
+
 import pytest
 
 from workbench.arch import paper
@@ -153,4 +155,43 @@ def test_fit_exponent_recovers_known_slopes():
     xs = [64, 128, 256, 512]
     assert fit_exponent(xs, [x ** 2 for x in xs])["all"] == pytest.approx(2.0)
     assert fit_exponent(xs, [3 * x for x in xs])["tail"] == pytest.approx(1.0)
+    assert fit_exponent(xs, [3 * x for x in xs])["spread"] == pytest.approx(0.0, abs=1e-9)
     assert fit_exponent([64], [1.0])["all"] is None
+    assert fit_exponent([512, 64, 128], [512.0, 64.0, 128.0])["tail"] == pytest.approx(1.0)  # any order
+
+
+def test_timing_exponent_needs_three_lengths_and_shows_its_spread():
+    """Two step times on a busy CPU gave Llama -0.18: no exponent from two timings, and uneven slopes are said."""
+    from tabs.arch_tab import exponent_rows
+    from workbench.arch.measure import fit_exponent
+
+    two = fit_exponent([16, 32], [0.014, 0.0124])
+    assert two["all"] is None and two["n"] == 2
+    assert fit_exponent([16, 32], [1024, 2048], min_points=2)["all"] == pytest.approx(1.0)  # bytes: exact
+    bumpy = fit_exponent([16, 32, 64], [0.014, 0.009, 0.014])
+    assert bumpy["all"] is not None and bumpy["spread"] > 1.0
+    rows = exponent_rows({"step_s": {"llama": [(16, 0.014), (32, 0.0124)]},
+                          "cache_kib": {"llama": [(19, 10.0), (35, 18.4)]}}, {}, "en")
+    fam, step, tail, _mem, _dec, cache, lengths, note = rows[0]
+    assert (fam, step, tail, lengths) == ("Llama", "–", "–", "16, 32")
+    assert cache == "1.00" and "only 2 lengths" in note and "at least 3" in note
+    ko = exponent_rows({"step_s": {"llama": [(16, 0.014), (32, 0.009), (64, 0.014)]}}, {}, "ko")[0]
+    assert ko[1] == "0.00 (-0.64…0.64)" and "-0.64~0.64" in ko[7] and re.search("[가-힣]", ko[7])
+
+
+def test_edge_values_that_do_nothing_are_refused():
+    from workbench.arch.stage import ArchCompareConfig
+
+    cases = [({"race.lr": 0.0}, "race.lr", "nothing happens"),
+             ({"race.tokens": 100, "race.batch": 8, "race.seq_len": 64}, "race.tokens", "less than one batch"),
+             ({"measure.slow_seq_cap": 4}, "measure.slow_seq_cap", "no length to measure"),
+             ({"measure.seq_lens": [1, 16]}, "measure.seq_lens", "at least 2 tokens")]
+    for sets, field, words in cases:
+        with pytest.raises(ConfigError) as e:
+            ArchCompareConfig().replace(**sets).validate()
+        (f, msg), = e.value.errors
+        assert f == field and words in msg, (sets, e.value.errors)  # the field's name, once (not measure.measure.)
+        assert re.search("[가-힣]", msg.ko), msg
+    for ok in ({"race.lr": 1e-4}, {"measure.slow_seq_cap": 0}, {"measure.slow_seq_cap": 8},
+               {"race.tokens": 512, "race.batch": 8, "race.seq_len": 64}):
+        ArchCompareConfig().replace(**ok).validate()

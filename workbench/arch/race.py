@@ -176,10 +176,12 @@ def table(results: list[dict[str, Any]]) -> dict[str, Any]:
                      "tokens_per_s": r["tokens_per_s"], "loss_equal_tokens": r["final_train_loss"],
                      "held_out_loss": r["held_out_loss"], "loss_equal_time": loss_t,
                      "tokens_by_equal_time": tokens_t})
-    best_tok = min((x for x in rows if x["held_out_loss"] == x["held_out_loss"]), key=lambda x: x["held_out_loss"],
-                   default=None)
-    best_time = min((x for x in rows if x["loss_equal_time"] == x["loss_equal_time"]),
-                    key=lambda x: x["loss_equal_time"], default=None)
+    def known(v) -> bool:  # nan (or None, from JSON) = no value
+        return v is not None and v == v
+
+    best_tok = min((x for x in rows if known(x["held_out_loss"])), key=lambda x: x["held_out_loss"], default=None)
+    best_time = min((x for x in rows if known(x["loss_equal_time"])), key=lambda x: x["loss_equal_time"],
+                    default=None)
     return {"rows": rows, "equal_time_budget_s": budget,
             "best_at_equal_tokens": best_tok["family"] if best_tok else None,
             "best_at_equal_time": best_time["family"] if best_time else None}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from .families import FAMILIES, ArchConfig
 log = logging.getLogger("workbench.arch")
 
 TASKS = ["measure", "race", "both", "save"]
+MIN_SLOW_LEN = 8  # measure.lengths_for halves a slow fallback's cap down to this
 
 
 @dataclass
@@ -46,16 +48,21 @@ class MeasureConfig(StageConfig):
                                      help_ko="eager는 T×T 점수 행렬을 메모리에 만듭니다",
                                      help_en="eager materialises the T x T score matrix; sdpa does not")
 
-    def check(self):
+    def check(self):  # field names are relative: validation prefixes them with the section ("measure.")
         errors = []
         for name in ("seq_lens", "gen_contexts"):
             vals = getattr(self, name)
             if not vals:
-                errors.append((f"measure.{name}", say("give at least one length, e.g. 64, 128, 256",
-                                                      "길이를 하나 이상 쓰세요. 예: 64, 128, 256")))
+                errors.append((name, say("give at least one length, e.g. 64, 128, 256",
+                                         "길이를 하나 이상 쓰세요. 예: 64, 128, 256")))
             elif any(v < 2 for v in vals):
-                errors.append((f"measure.{name}", say("every length must be at least 2 tokens",
-                                                      "모든 길이는 2 토큰 이상이어야 합니다")))
+                errors.append((name, say("every length must be at least 2 tokens",
+                                         "모든 길이는 2 토큰 이상이어야 합니다")))
+        if 0 < self.slow_seq_cap < MIN_SLOW_LEN:
+            errors.append(("slow_seq_cap", say(
+                "a cap of {v} leaves Mamba and RWKV no length to measure here (the shortest is {m}): use 0 (no "
+                "cap) or at least {m}", "최대 길이 {v}이면 Mamba와 RWKV는 여기서 잴 길이가 하나도 없습니다(가장 짧은 "
+                "길이는 {m}). 0(제한 없음)이나 {m} 이상을 쓰세요", v=self.slow_seq_cap, m=MIN_SLOW_LEN)))
         return errors
 
 
@@ -66,7 +73,7 @@ class RaceConfig(StageConfig):
                         help_en="every family trains on exactly these tokens, in the same order", min=1)
     seq_len: int = param(64, ko="시퀀스 길이", en="Sequence length", min=2, max=131072)
     batch: int = param(8, ko="배치 크기", en="Batch size", min=1, max=4096)
-    lr: float = param(2e-3, ko="학습률", en="Learning rate", min=0.0, max=1.0, step=1e-4)
+    lr: float = param(2e-3, ko="학습률", en="Learning rate", min=0.0, max=1.0, step=1e-4, above=0.0)
     warmup: int = param(4, ko="워밍업 단계", en="Warm-up steps", min=0)
     eval_batches: int = param(2, ko="평가 배치 수", en="Held-out batches", min=1, max=1000,
                               help_ko="학습에 쓰지 않고 떼어 둔 평가용 배치",
@@ -74,6 +81,16 @@ class RaceConfig(StageConfig):
     eval_every: int = param(4, ko="평가 간격 (단계)", en="Evaluate every (steps)", min=1, max=100_000,
                             help_ko="같은 시간 비교에 쓰는 검증 손실을 이만큼마다 잽니다",
                             help_en="how often the held-out loss (used at equal wall time) is measured")
+
+    def check(self):
+        if self.tokens < self.batch * self.seq_len:
+            n = self.batch * self.seq_len
+            return [("tokens", say("{t:,} tokens is less than one batch ({b} x {s} = {n:,} tokens), so no full step "
+                                   "would be trained: use at least {n:,}, or a smaller race.batch or race.seq_len",
+                                   "토큰 {t:,}개는 배치 하나({b} x {s} = {n:,} 토큰)보다 적어 한 단계도 온전히 학습할 수 "
+                                   "없습니다. {n:,} 이상을 쓰거나 race.batch 나 race.seq_len 을 줄이세요",
+                                   t=self.tokens, b=self.batch, s=self.seq_len, n=n))]
+        return []
 
 
 @dataclass
@@ -185,12 +202,29 @@ def run(cfg: ArchCompareConfig, ctx) -> dict[str, Any]:
     summary: dict[str, Any] = {"task": cfg.task, "device": device, "families": list(cfg.families),
                                "tokenizer": tok_ref.name if tok_ref else None}
     if cfg.task in ("measure", "both"):
+        notes = measure_input_notes(cfg, tok, tok_ref)
+        for n in notes:
+            log.info("%s", n["en"])
+        ctx.event("arch_note", {"task": "measure", "notes": notes})
         summary["measure"] = run_measure(cfg, ctx, tok, device, plan)
+        summary["measure"]["notes"] = notes
     if cfg.task in ("race", "both") and not ctx.should_stop:
         summary["race"] = run_race(cfg, ctx, tok, tok_ref, device, plan)
+    summary = finite(summary)  # no NaN in the JSON line, results.json or the stored summary: null = no value
     (ctx.run_dir / "results.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1, default=str),
                                               encoding="utf-8")
     return summary
+
+
+def finite(obj):
+    """A copy with every NaN / infinite float replaced by None (JSON has no NaN; a person should not read one)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 class Plan:
@@ -215,6 +249,31 @@ class Plan:
 
 def race_steps(cfg: ArchCompareConfig) -> int:
     return max(1, cfg.race.tokens // (cfg.race.batch * cfg.race.seq_len))
+
+
+def tokenizer_note(tok_ref, vocab: int) -> dict[str, str]:
+    where = f"artifact #{tok_ref.artifact_id}" if tok_ref.artifact_id is not None else str(tok_ref.path)
+    return {"en": f"tokenizer '{tok_ref.name}' ({where}): vocabulary {vocab:,}",
+            "ko": f"토크나이저 '{tok_ref.name}' ({where.replace('artifact', '산출물')}): 어휘 {vocab:,}개"}
+
+
+def measure_input_notes(cfg: ArchCompareConfig, tok, tok_ref) -> list[dict[str, str]]:
+    """What a measurement used, in both languages ({"en", "ko"}, as JSON keeps them)."""
+    from .inputs import DEFAULT_VOCAB, vocab_of
+
+    if tok_ref is not None:
+        notes = [tokenizer_note(tok_ref, vocab_of(tok))]
+    elif cfg.model.vocab_size:
+        notes = [{"en": f"no tokenizer chosen: measured with model.vocab_size = {cfg.model.vocab_size:,}",
+                  "ko": f"토크나이저를 고르지 않아 model.vocab_size = {cfg.model.vocab_size:,}로 쟀습니다"}]
+    else:
+        notes = [{"en": f"no tokenizer chosen: measurements assume a vocabulary of {DEFAULT_VOCAB:,} (pick one made "
+                        "in tab 2 to size the embeddings as you will train them)",
+                  "ko": f"토크나이저를 고르지 않아 측정은 어휘 {DEFAULT_VOCAB:,}개를 가정합니다(2번 탭에서 만든 "
+                        "토크나이저를 고르면 실제로 학습할 임베딩 크기로 잽니다)"}]
+    notes.append({"en": "measurements run on random token ids: no corpus is read",
+                  "ko": "측정은 무작위 토큰 id로 합니다. 말뭉치는 읽지 않습니다"})
+    return notes
 
 
 def run_measure(cfg: ArchCompareConfig, ctx, tok, device: str, plan: Plan) -> dict[str, Any]:
@@ -268,6 +327,10 @@ def run_race(cfg: ArchCompareConfig, ctx, tok, tok_ref, device: str, plan: Plan)
                             "(train a real one in tab 2 and pick it).",
                       "ko": f"토크나이저를 고르지 않아 경주 텍스트로 {len(tok):,}개 토큰의 바이트 수준 BPE를 여기서 "
                             "학습했습니다(2번 탭에서 제대로 학습해 고르세요)."})
+        tok_name = f"byte-level BPE trained here ({len(tok):,} tokens)"
+    else:
+        notes.append(tokenizer_note(tok_ref, vocab_of(tok)))
+        tok_name = tok_ref.name
     ids = encode_stream(tok, texts, need)
     data = make_data(ids, seq=rc.seq_len, batch=rc.batch, steps=steps, eval_batches=rc.eval_batches)
     if data.epochs > 1:
@@ -277,7 +340,7 @@ def run_race(cfg: ArchCompareConfig, ctx, tok, tok_ref, device: str, plan: Plan)
                             "(검증 배치는 학습에 쓰지 않습니다)"})
     for n in notes:
         log.info("%s", n["en"])
-    ctx.event("arch_note", {"notes": notes})
+    ctx.event("arch_note", {"task": "race", "notes": notes})
     vocab, special = vocab_of(tok), special_ids(tok)
     results = []
     for fam in cfg.families:
@@ -300,7 +363,7 @@ def run_race(cfg: ArchCompareConfig, ctx, tok, tok_ref, device: str, plan: Plan)
         ctx.event("arch_result", {"kind": "race", "result": r})
         results.append(r)
     tab = table(results)
-    return {"notes": notes, "corpus": corpus_ref.name if corpus_ref else "konlpy bundled text",
+    return {"notes": notes, "corpus": corpus_ref.name if corpus_ref else "konlpy bundled text", "tokenizer": tok_name,
             "vocab_size": vocab, "seq_len": rc.seq_len, "batch": rc.batch, "steps": steps,
             "tokens_per_family": steps * rc.batch * rc.seq_len, "table": tab,
             "curves": {r["family"]: r["curve"] for r in results}}
