@@ -92,6 +92,11 @@ def queue_html(store, shown: Run | None, lang: str) -> str:
     return f"<div class='wb-queue'>{html.escape(tr('other_jobs', lang))}: " + " · ".join(items) + "</div>"
 
 
+def _short(line: str, limit: int = 400) -> str:
+    """A log line as the panel shows it: the CLI's closing JSON line can hold whole curves (the Runs tab has it all)."""
+    return line if len(line) <= limit else line[:limit] + f" … (+{len(line) - limit:,})"
+
+
 class JobPanel:
     """Status, progress with ETA, a live metrics chart, log tail and Stop for one stage's runs.
 
@@ -153,7 +158,7 @@ class JobPanel:
             plot = metrics_figure({run.id: store.metrics(run.id)}, self.groups) if n else None
             samples = self.samples_markdown(run.id)
         from workbench.jobs import tail  # light module-level deps only (psutil, state)
-        log_text = tail(self.ctx.ws.run_dir(run.id) / "log.txt", 30)
+        log_text = "\n".join(_short(line) for line in tail(self.ctx.ws.run_dir(run.id) / "log.txt", 30).splitlines())
         cmd = self.ctx.jobs.command_line(run.id)
         note = gr.skip() if run.status in ("queued", "running") else ""  # a stop note is stale once it ended
         return header, plot, samples, log_text, cmd, key, note
