@@ -189,6 +189,21 @@ def model_info_markdown(ctx: AppContext, ids: list[str], mode: str, lang: str) -
     return "\n".join(lines) if lines else pick(T["no_model"], lang)
 
 
+def artifact_name(ctx: AppContext, art_id) -> str | None:
+    art = ctx.store.get_artifact(int(art_id)) if art_id and str(art_id).isdigit() else None
+    return art.name if art is not None else None
+
+
+def pane_labels(ctx: AppContext, a, b, two: bool, lang: str) -> tuple[str, str]:
+    """The chat panes are labelled with the models they show ("A · name" and "B · name" side by side, as the
+    notices say "A:" and "B:"); a pane with no model picked keeps its generic label."""
+    name_a, name_b = artifact_name(ctx, a), artifact_name(ctx, b)
+    if not two:
+        return name_a or pick(T["reply"], lang), pick(T["model_b"], lang)
+    return (f"A · {name_a}" if name_a else f"A · {pick(T['reply'], lang)}",
+            f"B · {name_b}" if name_b else f"B · {pick(T['model_b'], lang)}")
+
+
 def engine_markdown(ctx: AppContext, lang: str) -> str:
     st = engine_of(ctx).status()
     models = ", ".join(f"{m['model']} ({m['mb']} MB, {m['device']})" for m in st["loaded"]) or pick(T["none"], lang)
@@ -225,15 +240,14 @@ def build(ctx: AppContext):
         form = ConfigForm(ctx, ChatConfig, include=SAMPLING_FIELDS, columns=3)
     ui.reg(acc, label=T["settings"])
     hist_a, hist_b = gr.State([]), gr.State([])
+    label_a, label_b = pane_labels(ctx, model_a.value, None, False, ui.lang)
     with gr.Row(equal_height=True):
-        with gr.Column():
-            bot_a = gr.Chatbot([], label=ui.text(T["reply"]), elem_id="chat-bot-a", height=420,
+        with gr.Column():  # labelled with the model's name (pane_labels), kept up to date by the handlers below
+            bot_a = gr.Chatbot([], label=label_a, elem_id="chat-bot-a", height=420,
                                buttons=["copy", "copy_all"], allow_tags=False)
         with gr.Column(visible=False) as col_b:
-            bot_b = gr.Chatbot([], label=ui.text(T["model_b"]), elem_id="chat-bot-b", height=420,
+            bot_b = gr.Chatbot([], label=label_b, elem_id="chat-bot-b", height=420,
                                buttons=["copy", "copy_all"], allow_tags=False)
-    ui.reg(bot_a, label=T["reply"])
-    ui.reg(bot_b, label=T["model_b"])
     notice = gr.Markdown("", elem_id="chat-notice")
     with gr.Row(equal_height=True):
         msg = gr.Textbox(placeholder=ui.text(T["msg_ph"]), show_label=False, lines=1, max_lines=8, scale=6,
@@ -254,8 +268,16 @@ def build(ctx: AppContext):
     def update_info(a, b, two, mode_v, lang):
         return model_info_markdown(ctx, chosen(a, b, two), mode_v, lang)
 
+    def labels(a, b, two, lang):
+        la, lb = pane_labels(ctx, a, b, two, lang)
+        return gr.update(label=la), gr.update(label=lb)
+
+    def on_pick(a, b, two, mode_v, lang):
+        return (update_info(a, b, two, mode_v, lang), *labels(a, b, two, lang))
+
     def toggle_side(two, a, b, mode_v, lang):
-        return (gr.update(visible=two), gr.update(visible=two), update_info(a, b, two, mode_v, lang))
+        return (gr.update(visible=two), gr.update(visible=two), update_info(a, b, two, mode_v, lang),
+                *labels(a, b, two, lang))
 
     def refresh_lists(a, b, two, mode_v, lang):
         choices = artifact_choices(ctx.store, kinds)
@@ -263,14 +285,14 @@ def build(ctx: AppContext):
         a2 = a if a in values else (choices[0][1] if choices else None)
         b2 = b if b in values else None
         return (gr.update(choices=choices, value=a2), gr.update(choices=choices, value=b2),
-                update_info(a2, b2, two, mode_v, lang), engine_markdown(ctx, lang))
+                update_info(a2, b2, two, mode_v, lang), engine_markdown(ctx, lang), *labels(a2, b2, two, lang))
 
     def poll(a, b, two, mode_v, lang, seen):
         # only touch the dropdowns when the artifacts changed (a re-render would close an open list)
         choices = artifact_choices(ctx.store, kinds)
         key = "|".join(v for _, v in choices)
         if key == seen:
-            return gr.skip(), gr.skip(), gr.skip(), engine_markdown(ctx, lang), seen
+            return gr.skip(), gr.skip(), gr.skip(), engine_markdown(ctx, lang), gr.skip(), gr.skip(), seen
         return (*refresh_lists(a, b, two, mode_v, lang), key)
 
     def outputs_now(ha, hb, lang, note, text=gr.skip()):
@@ -305,8 +327,12 @@ def build(ctx: AppContext):
         loading = any(str(i) not in in_memory for i in ids)
         yield outputs_now(ha, hb, lang, f"⏳ {pick(T['loading' if loading else 'waiting'], lang)}", "")
         gens, notes, errors = [], [], []
+        shown: dict[int, int] = {}  # notices shown per column (a reply that ends empty adds one)
+
+        def label_of(col):
+            return f"{'AB'[col]}: " if two else ""
         for col, art_id in enumerate(ids):
-            label = f"{'AB'[col]}: " if two else ""
+            label = label_of(col)
             try:
                 ref = resolve(ctx.ws, art_id)
                 g = engine_of(ctx).chat(ref, messages_from(hists[col], user_text, cfg.system), mode=mode_v,
@@ -315,6 +341,7 @@ def build(ctx: AppContext):
                 errors.append(f"- ⚠️ **{label}{pick(T['cannot'], lang)}**: {html.escape(pick(e.text, lang))}")
                 continue
             gens.append((col, g))
+            shown[col] = len(g.notices)
             hists[col] += [{"role": "user", "content": user_text}, {"role": "assistant", "content": ""}]
             if g.notices:
                 notes.append(notice_text(g.notices, lang, label))
@@ -334,6 +361,9 @@ def build(ctx: AppContext):
                 hists[col][-1]["content"] += piece
             else:
                 hists[col][-1] = {"role": "assistant", "content": g.text, "stats": g.stats}
+                if len(g.notices) > shown[col]:  # e.g. an empty reply: say why and what to try
+                    notes.append(notice_text(g.notices[shown[col]:], lang, label_of(col)))
+                    shown[col] = len(g.notices)
             now = time.monotonic()
             if piece is None or now - last > 0.05:  # at most ~20 screen updates a second
                 last = now
@@ -384,19 +414,23 @@ def build(ctx: AppContext):
     # .input, not .change: a programmatic update (refresh, poll) already sets the info itself, and the change
     # it triggers could read the dropdown's value before the update landed and overwrite the info with
     # "no model yet" (seen when a model appeared while the tab was open).
+    # the panes' labels name the picked models: set wherever the picks can change
     for comp in (model_a, model_b, mode):
-        comp.input(update_info, pick_inputs, [info], queue=False)
-    side.change(toggle_side, [side, model_a, model_b, mode, lang_box], [model_b, col_b, info], queue=False)
-    refresh.click(refresh_lists, pick_inputs, [model_a, model_b, info, engine_md], queue=False)
+        comp.input(on_pick, pick_inputs, [info, bot_a, bot_b], queue=False)
+    side.change(toggle_side, [side, model_a, model_b, mode, lang_box], [model_b, col_b, info, bot_a, bot_b],
+                queue=False)
+    list_outputs = [model_a, model_b, info, engine_md, bot_a, bot_b]
+    refresh.click(refresh_lists, pick_inputs, list_outputs, queue=False)
     seen = gr.State("|".join(v for _, v in artifact_choices(ctx.store, kinds)))
-    timer.tick(poll, [*pick_inputs, seen], [model_a, model_b, info, engine_md, seen], queue=False,
-               show_progress="hidden")
+    timer.tick(poll, [*pick_inputs, seen], [*list_outputs, seen], queue=False, show_progress="hidden")
 
     def relabel(ha, hb, a, b, two, mode_v, lang):
-        return display(ha, lang), display(hb, lang), update_info(a, b, two, mode_v, lang), engine_markdown(ctx, lang)
+        la, lb = pane_labels(ctx, a, b, two, lang)
+        return (gr.update(value=display(ha, lang), label=la), gr.update(value=display(hb, lang), label=lb),
+                update_info(a, b, two, mode_v, lang), engine_markdown(ctx, lang))
     ui.on_language(relabel, [hist_a, hist_b, model_a, model_b, side, mode, lang_box],
                    [bot_a, bot_b, info, engine_md], queue=False)
-    return refresh_lists, pick_inputs, [model_a, model_b, info, engine_md]  # on opening: models made meanwhile
+    return refresh_lists, pick_inputs, list_outputs  # on opening: models made meanwhile
 
 
 def mount_openai_api(demo, ctx: AppContext) -> None:

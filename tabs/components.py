@@ -257,18 +257,6 @@ def refresh_picker(ctx: AppContext, dd: gr.Dropdown, current=None):
 
 
 # -- runs view ----------------------------------------------------------------
-RUN_COLUMNS = ["run", "stage", "status", "created", "duration", "progress", "name"]
-
-
-def runs_rows(store, lang: str) -> list[list]:
-    rows = []
-    for r in store.list_runs(limit=500):
-        f = r.fraction
-        rows.append([r.id, r.stage, tr(r.status, lang), fmt_time(r.created), fmt_seconds(r.duration),
-                     f"{f * 100:.0f}%" if f is not None else "", r.name or ""])
-    return rows
-
-
 def run_detail(ctx: AppContext, run_id: str | None, lang: str):
     store = ctx.store
     run = store.get_run(run_id) if run_id else None

@@ -30,7 +30,9 @@ T = {
     "ksx": ("KS X 1001 2,350자 중 사용", "Of the 2,350 KS X 1001 syllables"),
     "outside": ("KS X 1001 밖 음절 비율", "Share outside KS X 1001"),
     "need": ("음절 {p} 커버에 필요한 음절 수", "Syllables covering {p}"),
-    "sampled": ("상위 어절 표본 문서 수", "Documents sampled for top words"),
+    # the explorer and a run count words the same way (workbench.corpus.stats): every document of a small
+    # corpus, so both show the same number; a large one in a run: one in N, shown as a share of the documents
+    "sampled": ("상위 어절을 센 문서 수 (문서 중 비율)", "Documents whose words were counted (share)"),
     "item": ("항목", "Item"),
 }
 
@@ -108,6 +110,7 @@ def counts_html(sets: dict[str, dict], lang: str = "ko") -> str:
         body.append(f"<tr><td>{html.escape(pick(T['need'], lang).format(p=p))}</td>{cells}{no_delta}</tr>")
     cells = "".join(f"<td>{s['syllables']['outside_ksx1001_share']:.3%}</td>" for s in sets.values())
     body.append(f"<tr><td>{html.escape(pick(T['outside'], lang))}</td>{cells}{no_delta}</tr>")
-    cells = "".join(f"<td>{s['sampled_docs']:,}</td>" for s in sets.values())
+    cells = "".join(f"<td>{s['sampled_docs']:,} ({s['sampled_docs'] / max(1, s['docs']):.0%})</td>"
+                    for s in sets.values())
     body.append(f"<tr><td>{html.escape(pick(T['sampled'], lang))}</td>{cells}{no_delta}</tr>")
     return f"<table class='wb-corpus-counts'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

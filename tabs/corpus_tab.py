@@ -160,6 +160,36 @@ EXAMPLE_COLS = {  # the columns of a step's examples
     "before": ("전", "before"), "after": ("후", "after"), "removed": ("지운 문서", "removed document"),
     "why": ("이유", "why"), "same_as": ("같은 문서", "same as"), "kept": ("남긴 문서", "kept document"),
 }
+# Gradio draws the upload box's own words ("Drop File Here - or - Click to Upload", "Clear") in the locale its
+# front end chose when the page loaded: the browser's (navigator.language), not our language switch, and
+# gr.I18n / launch(i18n=) only translate strings we pass in, by that same browser locale. Its front end does
+# export `changeLocale` (what gradio's own Settings > Language calls), but a mounted upload box keeps the
+# words it mounted with. So this helper, given the UI language, sets gradio's locale to it and asks the server
+# to re-mount the upload box (hidden and shown again), whose words then follow the UI: on page load when the
+# browser's language differs from the UI's, and after every switch. If gradio renames its core module, it does
+# nothing (the box stays in the browser's language) and tests/test_corpus_browser.py says so.
+LOCALE_JS = """
+const coreUrl = () => performance.getEntriesByType('resource').map(e => e.name)
+  .find(n => /\/assets\/core-[^/]*\.js$/.test(n));
+const current = () => (document.documentElement.lang || '').split('-')[0];
+async function sync() {
+  const lang = props.value;
+  if (!lang || current() === lang) return;
+  try {
+    const url = coreUrl();
+    if (!url) return;
+    const core = await import(url);
+    if (typeof core.changeLocale !== 'function') return;
+    core.changeLocale(lang);
+    for (let i = 0; i < 50 && current() !== lang; i++) await new Promise(r => setTimeout(r, 100));
+    trigger('click');
+  } catch (e) {
+    console.warn('workbench: could not set the gradio locale', e);
+  }
+}
+sync();
+watch('value', sync);
+"""
 ACCEPT = [".txt", ".md", ".jsonl", ".json", ".csv", ".tsv", ".parquet", ".html", ".htm", ".zip", ".gz"]
 CARD = ("display:inline-block;vertical-align:top;width:300px;margin:4px;padding:8px;border-radius:6px;"
         "white-space:pre-wrap;word-break:break-all;font-size:0.88em;background:#fafafa;")
@@ -334,6 +364,12 @@ def build(ctx: AppContext):
     bundled = ui.button(T["bundled"], variant="primary", elem_id="corpus-load-bundled")
     upload = gr.File(label=ui.text(T["upload"]), file_count="multiple", file_types=ACCEPT, elem_id="corpus-upload")
     ui.reg(upload, label=T["upload"])
+    # gradio's own words in the upload box follow the UI language (see LOCALE_JS)
+    locale = gr.HTML(ui.lang, html_template="<span data-lang='${value}'></span>", js_on_load=LOCALE_JS,
+                     elem_id="corpus-locale", padding=False, container=False)
+    locale.click(lambda: gr.update(visible=False), None, [upload], queue=False, show_progress="hidden").then(
+        lambda: gr.update(visible=True), None, [upload], queue=False, show_progress="hidden")
+    ui.on_language(lambda lg: lg, [lang_box], [locale], queue=False, show_progress="hidden")
     if limit_mb:
         lim = tuple(s.format(mb=limit_mb) for s in MSG["upload_limit"])
         ui.md(lim, elem_classes=["wb-msg"])
@@ -378,10 +414,12 @@ def build(ctx: AppContext):
                                                   "num_proc"])
     run_btn = ui.button(T["run"], variant="primary", elem_id="corpus-run")
     run_msg = gr.Markdown(elem_id="corpus-run-msg")
+    # A run of one batch logs its counts once or twice: plots.metrics_figure draws such panels as bars
     panel = JobPanel(ctx, "corpus", groups=[["docs_in", "docs_kept", "docs_out"],
                                             ["removed.filters.length", "removed.filters.hangul"],
                                             ["removed.filters.symbols", "removed.filters.repetition"],
                                             ["removed.dedup.exact", "removed.dedup.near"]])
+    panel.restore([form])  # after a reload the recipe shows what the latest corpus run used
 
     # ④ results --------------------------------------------------------------------------------
     ui.md(T["h_results"])

@@ -159,6 +159,41 @@ def test_side_by_side_two_models_answer_the_same_message(chat_app, page):
     screenshot(page, "chat-side-by-side")
 
 
+def pane_label(page, which="a"):
+    return page.locator(f"#chat-bot-{which} [data-testid='block-label']").first.inner_text().strip()
+
+
+def test_empty_reply_says_why_and_the_panes_are_named_after_their_models(chat_app, page):
+    open_chat(page, chat_app)
+    wait_for(lambda: pane_label(page) == "tiny-base", 10, what="the pane named after the picked model")
+    # a weakly trained base model that ends at once (greedy, after a full stop): an empty reply, and why
+    page.locator("#chat-settings").click()
+    set_setting(page, "온도", 0)
+    msg = page.locator("#chat-msg textarea")
+    msg.fill("대한민국은 민주공화국이다.")
+    page.locator("#chat-send").click()
+    note = page.locator("#chat-notice")
+    note.get_by_text("답이 비어 있습니다").wait_for(timeout=60_000)
+    assert "끝 토큰" in note.inner_text() and "더 높은 온도" in note.inner_text()
+    wait_stats(page)
+    screenshot(page, "chat-empty-reply")
+    # the panes follow the picks: one model, then side by side "A · name" and "B · name"
+    choose(page, "chat-model-a", "tiny-chat")
+    wait_for(lambda: pane_label(page) == "tiny-chat", 10, what="pane A renamed")
+    page.locator("#chat-side").get_by_text("두 모델 나란히 비교").click()
+    page.locator("#chat-model-b").wait_for()
+    wait_for(lambda: pane_label(page) == "A · tiny-chat", 10, what="pane A as A")
+    choose(page, "chat-model-b", "tiny-long")
+    wait_for(lambda: pane_label(page, "b") == "B · tiny-long", 10, what="pane B named after model B")
+    choose(page, "chat-model-b", "tiny-base")
+    wait_for(lambda: pane_label(page, "b") == "B · tiny-base", 10, what="pane B renamed")
+    page.locator("#wb-lang").get_by_text("English").click()  # names stay names in either language
+    page.locator("#chat-send").get_by_text("Send").wait_for()
+    time.sleep(1)
+    assert (pane_label(page), pane_label(page, "b")) == ("A · tiny-chat", "B · tiny-base")
+    screenshot(page, "chat-panes-named")
+
+
 def test_broken_model_gets_a_clear_message_and_the_app_keeps_working(chat_app, page):
     open_chat(page, chat_app)
     choose(page, "chat-model-a", "broken")

@@ -102,6 +102,40 @@ def test_stop_event_ends_the_reply_early(chat_ws, engine):
     assert engine.slots.busy == 0
 
 
+def test_a_reply_that_ends_at_once_says_why_it_is_empty_and_what_to_try(chat_ws, engine):
+    # the tiny base model learned that a full stop ends a line: greedily, its first token is the end token
+    g = _chat(engine, chat_ws, "tiny-base", "대한민국은 민주공화국이다.", temperature=0, max_new_tokens=30)
+    assert g.notices == []  # nothing known before it runs
+    g.run_to_end()
+    assert g.text == "" and g.stats["finish_reason"] == "stop" and g.stats["tokens"] <= 1
+    empty = [n for n in g.notices if n.code == "empty_reply"]
+    assert len(empty) == 1 and empty[0].values == {"mode": "continue", "tokens": g.stats["tokens"]}
+    text = empty[0].text
+    assert "empty" in text and "end token" in text and "temperature" in text and "trained longer" in text
+    assert "답이 비어 있습니다" in text.ko and "온도" in text.ko
+    # in chat mode the advice names continuation mode
+    from workbench.chat.engine import empty_reply_notice
+    chat = empty_reply_notice("chat", 1).text
+    assert "continuation mode" in chat and "이어쓰기 모드" in chat.ko
+    # a reply with text, or one that was stopped, gets no such notice
+    ok = _chat(engine, chat_ws, "tiny-base", "대한민국은", temperature=0, max_new_tokens=10).run_to_end()
+    assert ok.text.strip() and not [n for n in ok.notices if n.code == "empty_reply"]
+    stop = threading.Event()
+    stop.set()
+    from workbench.chat.engine import SamplingParams, messages_from
+    from workbench.chat.models import resolve
+    stopped = engine.chat(resolve(chat_ws, "tiny-base"), messages_from([], "대한민국은"), mode="continue",
+                          params=SamplingParams(max_new_tokens=10), stop=stop).run_to_end()
+    assert stopped.stats["finish_reason"] == "stopped" and not [n for n in stopped.notices
+                                                                if n.code == "empty_reply"]
+    # the CLI says it too (in its log and its JSON line)
+    r = run_cli("chat", "--set", "model=tiny-base", "--set", "message=대한민국은 민주공화국이다.",
+                "--set", "temperature=0", "--set", "threads=1", workspace=chat_ws.root, timeout=300)
+    out = last_json(r.stdout)
+    assert out["ok"] and out["reply"] == "" and any("The reply is empty" in n for n in out["notices"])
+    assert "The reply is empty" in r.stderr
+
+
 def test_long_prompt_is_fitted_into_the_context_window_with_notices(chat_ws, engine):
     long_text = "대한민국 헌법 제1조 " * 200
     g = _chat(engine, chat_ws, "tiny-chat", long_text, seed=0, max_new_tokens=100).run_to_end()

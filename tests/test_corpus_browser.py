@@ -21,6 +21,8 @@ def test_bundled_corpus_explore_run_clusters_save(app_factory, page, tmp_path):
     page.locator("#corpus-load-msg").get_by_text("2,064").wait_for()
     assert "konlpy/kolaw/constitution.txt" in page.locator("#corpus-load-msg").inner_text()
     page.locator("#corpus-counts").get_by_text("2,064").first.wait_for()
+    counted = "상위 어절을 센 문서 수"  # the explorer counts every document's words...
+    assert "2,064 (100%)" in page.locator("#corpus-counts tr", has_text=counted).inner_text()
     page.locator("#corpus-explore-plot .main-svg").first.wait_for()
     page.locator("#corpus-query textarea").fill("국회")
     page.locator("#corpus-search").click()
@@ -28,10 +30,15 @@ def test_bundled_corpus_explore_run_clusters_save(app_factory, page, tmp_path):
     assert page.locator("#corpus-samples mark").first.inner_text() == "국회"
     screenshot(page, "corpus-loaded")
 
+    page.get_by_text("필터", exact=True).filter(visible=True).first.click()  # a recipe other than the defaults
+    min_chars = page.get_by_label("최소 글자 수").filter(visible=True).first
+    min_chars.fill("12")
+    min_chars.press("Tab")
     page.locator("#corpus-run").click()
     run = wait_for(lambda: (r := store.list_runs(stage="corpus")) and r[0], 20, what="a corpus run")
     wait_for(lambda: store.get_run(run.id).status in ("succeeded", "failed"), 120, what="the run to end")
     assert store.get_run(run.id).status == "succeeded", store.get_run(run.id).error
+    assert store.get_run(run.id).config["filters"]["min_chars"] == 12
     out = store.get_run(run.id).summary["docs_out"]
     results = page.locator("#corpus-results")
     results.get_by_text(f"{out:,}").first.wait_for(timeout=20_000)
@@ -44,7 +51,15 @@ def test_bundled_corpus_explore_run_clusters_save(app_factory, page, tmp_path):
     assert clusters.locator(".corpus-dup").count() >= 1 and "남김" in clusters.locator(".corpus-kept").first.inner_text()
     page.locator("#corpus-examples table").first.wait_for()
     page.locator("#corpus-compare-counts").get_by_text("정제 후").first.wait_for()
+    # ...and so does the run, before and after: the same 2,064 as the explorer (it once said 688)
+    row = page.locator("#corpus-compare-counts tr", has_text=counted).inner_text()
+    assert "2,064 (100%)" in row and f"{out:,} (100%)" in row, row
     page.locator("#corpus-compare-plot .main-svg").first.wait_for()
+    # the job's counts (one batch: logged once or twice) are bars with their values, not lines over steps 1..2
+    chart = page.locator(".wb-jobpanel").filter(visible=True).locator(".wb-metrics-plot")
+    chart.locator(".barlayer .point").first.wait_for(timeout=15_000)
+    assert chart.locator(".scatterlayer .trace path.js-line").count() == 0
+    assert "2,064" in chart.locator(".barlayer").first.inner_html() or chart.get_by_text("2,064").count()
     screenshot(page, "corpus-results")
 
     page.locator("#corpus-save-name textarea").fill("헌법-의안")
@@ -65,6 +80,42 @@ def test_bundled_corpus_explore_run_clusters_save(app_factory, page, tmp_path):
     page.locator("#corpus-steps").get_by_text("dedup: near (MinHash LSH)").first.wait_for()
     page.locator("#corpus-clusters").get_by_text("kept").first.wait_for()
     screenshot(page, "corpus-results-en")
+
+    # a reload: the recipe form shows what the latest run used, not the defaults
+    page.reload()
+    page.get_by_role("tab", name="1. 말뭉치").click()
+    page.get_by_text("필터", exact=True).filter(visible=True).first.click()
+    min_chars = page.get_by_label("최소 글자 수").filter(visible=True).first
+    wait_for(lambda: min_chars.input_value() == "12", 15, what="the recipe form restored from the run")
+
+
+def test_gradio_upload_words_follow_the_ui_language(app_factory, browser, tmp_path):
+    """Gradio writes "Drop File Here - or - Click to Upload" in the browser's language; here the browser is
+    English and the UI Korean, then the UI switches to English and back."""
+    app = app_factory(tmp_path / "ws")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        open_tab(page, app)
+        box = page.locator("#corpus-upload")
+        wait_for(lambda: "파일을 여기에 드롭" in box.inner_text(), 15, what="gradio's upload words in Korean")
+        assert "Drop File Here" not in box.inner_text()
+        screenshot(page, "corpus-upload-ko-in-english-browser")
+        page.locator("#wb-lang").get_by_text("English").click()
+        wait_for(lambda: "Drop File Here" in box.inner_text(), 15, what="gradio's upload words in English")
+        assert "Upload files" in box.inner_text()  # our label too
+        page.locator("#wb-lang").get_by_text("한국어").click()
+        wait_for(lambda: "파일을 여기에 드롭" in box.inner_text(), 15, what="back in Korean")
+        # the box still works after being re-mounted: a file is accepted and loaded
+        f = tmp_path / "a.txt"
+        f.write_text("업로드 상자가 다시 그려진 뒤에도 파일을 받습니다\n두 번째 줄도 한국어 문장입니다\n", encoding="utf-8")
+        box.locator("input[type=file]").set_input_files([str(f)])
+        wait_for(lambda: "a" in box.inner_text() and ".txt" in box.inner_text(), 30, what="the upload listed")
+        page.locator("#corpus-load").click()
+        page.locator("#corpus-load-msg").get_by_text("2개를 불러왔습니다", exact=False).first.wait_for()
+    finally:
+        context.close()
 
 
 def test_bad_inputs_get_clear_messages(app_factory, page, tmp_path):

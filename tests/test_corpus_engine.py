@@ -244,6 +244,34 @@ def test_default_recipe_on_bundled_corpus_publishes_artifact(ws):
     assert again["docs_in"] == summary["docs_out"] and again["removed"]["dedup.exact"] == 0
 
 
+def test_top_words_are_counted_the_same_way_in_the_explorer_and_a_run(ws, tmp_path, monkeypatch):
+    """The before/after table once said 688 "documents sampled for top words" where the explorer said 2,064 for
+    the same bundled corpus (the run sampled at most 1,000 documents per batch of 4,000; the explorer all)."""
+    from workbench.corpus import pipeline, stats
+    from workbench.corpus.preview import corpus_overview, load_preview
+    summary, ctx = run_corpus(ws, name="법령")
+    rep = json.loads((ctx.run_dir / "report.json").read_text())
+    before, after = rep["stats"]["before"], rep["stats"]["after"]
+    explorer = load_preview(["bundled:konlpy"])["stats"]
+    assert before["sampled_docs"] == before["docs"] == explorer["sampled_docs"] == explorer["docs"] == 2064
+    assert before["top_words"] == explorer["top_words"] and before["words_every"] == 1
+    saved = corpus_overview(ws.store.get_artifact(summary["artifact"]).path)  # every split, as "after" counts
+    assert saved["docs_total"] == saved["stats"]["docs"] == saved["stats"]["sampled_docs"] == summary["docs_out"]
+    assert after["docs"] == after["sampled_docs"] == summary["docs_out"]
+    assert after["top_words"] == saved["stats"]["top_words"]
+    # a large input (the limit lowered here): one document in 4, before and after alike, in worker processes too
+    monkeypatch.setattr(stats, "ALL_WORDS_BYTES", 0)
+    monkeypatch.setattr(pipeline, "SMALL_INPUT", 0)
+    lines = [f"{REVIEW} {i}번째 리뷰 {'정말 ' * (i % 5)}끝" for i in range(3000)]
+    (tmp_path / "r.txt").write_text("\n".join(lines), encoding="utf-8")
+    big, ctx = run_corpus(ws, inputs=[str(tmp_path / "r.txt")], num_proc=2, batch_size=500, name="big")
+    rep = json.loads((ctx.run_dir / "report.json").read_text())
+    before, after = rep["stats"]["before"], rep["stats"]["after"]
+    assert rep["workers"] == 2 and before["words_every"] == after["words_every"] == stats.LARGE_WORDS_EVERY == 4
+    assert before["docs"] == 3000 and before["sampled_docs"] == 6 * 125  # every 4th of each batch of 500
+    assert after["docs"] == big["docs_out"] and after["sampled_docs"] == -(-big["docs_out"] // 4)
+
+
 def test_parallel_equals_serial_and_validation_split_is_stable(ws, tmp_path, monkeypatch):
     from workbench.corpus import pipeline
     lines = [f"{REVIEW} {i % 700}번째 리뷰 {'정말 ' * (i % 5)}끝" for i in range(3000)]

@@ -58,6 +58,22 @@ class Notice:
     values: dict = field(default_factory=dict)
 
 
+def empty_reply_notice(mode: str, tokens: int) -> Notice:
+    """Why a reply that ended by itself is empty, and what to try (a weakly trained model often ends at once)."""
+    why = (say("the model ended it at once (its first token was an end token)",
+               "모델이 첫 토큰으로 끝 토큰을 내어 바로 끝났습니다") if tokens <= 1 else
+           say("the model produced only end or special tokens", "모델이 끝 토큰이나 특수 토큰만 냈습니다"))
+    if mode == "chat":
+        fix = say("try continuation mode, a higher temperature, or a model trained longer",
+                  "이어쓰기 모드, 더 높은 온도, 더 오래 학습한 모델을 써 보세요")
+    else:
+        fix = say("try a higher temperature, a longer or different message, or a model trained longer",
+                  "더 높은 온도, 더 길거나 다른 메시지, 더 오래 학습한 모델을 써 보세요")
+    return Notice("empty_reply", say("The reply is empty: {why}. A weakly trained model often does this: {fix}.",
+                                     "답이 비어 있습니다: {why}. 학습이 덜 된 모델에서 흔히 생깁니다. {fix}.",
+                                     why=why, fix=fix), {"mode": mode, "tokens": tokens})
+
+
 class FairSlots:
     """A first-come first-served counting semaphore (threading.Semaphore makes no order promise)."""
 
@@ -295,12 +311,12 @@ class Generation:
                 if not read_all:
                     self.stop_event.set()  # the reader went away (or failed): stop the model first
                 run.join()
-                self._finish(run.times, queue_s)
+                self._finish(run.times, queue_s, failed=run.error is not None)
             self.engine.slots.release()
         if run.error is not None:
             raise run.error
 
-    def _finish(self, t, queue_s: float, stopped_waiting: bool = False) -> None:
+    def _finish(self, t, queue_s: float, stopped_waiting: bool = False, failed: bool = False) -> None:
         if self.done:
             return
         self.times = t  # perf_counter() instants: start, first and last token (for benchmarks)
@@ -322,6 +338,8 @@ class Generation:
         }
         if stopped_waiting:
             self.stats["finish_reason"] = "stopped"
+        elif finish == "stop" and not failed and not self.text.strip():
+            self.notices.append(empty_reply_notice(self.mode, n))
         self.done = True
         self.engine.recent.append(self.stats)
 

@@ -102,6 +102,7 @@ def run(cfg: ChatConfig, ctx) -> dict:
     gen = engine.chat(ref, messages_from([], cfg.message, cfg.system), mode=cfg.mode, params=cfg.sampling(), stop=stop)
     for n in gen.notices:
         log.warning("%s", n.text)
+    before = len(gen.notices)
     ctx.progress(0, 1, say("generating ({m} mode)", "생성 중 ({m} 모드)", m=MODE_NAMES.get(gen.mode, gen.mode)))
     for piece in gen:
         sys.stderr.write(piece)
@@ -109,6 +110,8 @@ def run(cfg: ChatConfig, ctx) -> dict:
         if ctx.should_stop:
             stop.set()
     sys.stderr.write("\n")
+    for n in gen.notices[before:]:  # found once the reply ended (an empty reply says why)
+        log.warning("%s", n.text)
     s = gen.stats
     ctx.metrics(0, {k: s[k] for k in ("ttft_s", "tokens_per_s", "tokens", "prompt_tokens") if s.get(k) is not None},
                 flush=True)

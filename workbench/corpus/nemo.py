@@ -202,7 +202,8 @@ def _end_new_ray_processes(before: set[int]) -> None:
             pass
 
 
-def nemo_results(batches: Iterator[list], cfg, ctx, use_pool: bool, work: Path) -> Iterator[dict]:
+def nemo_results(batches: Iterator[list], cfg, ctx, use_pool: bool, work: Path, words_every: int = 1
+                 ) -> Iterator[dict]:
     """The same per-batch results as the local backend, with the filters scored by NeMo Curator."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -212,7 +213,7 @@ def nemo_results(batches: Iterator[list], cfg, ctx, use_pool: bool, work: Path) 
     in_dir, out_dir = work / "in", work / "out"
     in_dir.mkdir(parents=True, exist_ok=True)
     parts: list[dict] = []
-    for bi, part in enumerate(pmap(clean_batch, batches, cfg, ctx, use_pool)):
+    for bi, part in enumerate(pmap(clean_batch, batches, cfg, ctx, use_pool, words_every)):
         pq.write_table(pa.table({"id": part["ids"], "text": part["texts"], "source": part["sources"],
                                  "batch": [bi] * part["n"]}), in_dir / f"part-{bi:06d}.parquet")
         for key in ("ids", "texts", "sources"):
@@ -235,7 +236,7 @@ def nemo_results(batches: Iterator[list], cfg, ctx, use_pool: bool, work: Path) 
         b = pq.read_table(f, columns=["batch"]).column(0)
         if len(b):
             by_batch[int(b[0].as_py())] = f
-    init_worker(cfg)
+    init_worker(cfg, words_every=words_every)
     k = cfg.examples
     for bi, part in enumerate(parts):
         if bi in by_batch:

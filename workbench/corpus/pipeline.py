@@ -32,7 +32,7 @@ from .clean import build_steps
 from .dedup import MinHasher, exact_key, jaccard, lsh_params, near_duplicate_components, true_jaccard_ok
 from .filters import FILTER_STEPS, run_filters
 from .sources import LoadReport, expand, iter_documents
-from .stats import TextStats
+from .stats import TextStats, words_every_for
 
 log = logging.getLogger("workbench.corpus")
 CLIP = 400
@@ -42,12 +42,13 @@ SMALL_INPUT = 2 << 20  # below 2 MiB of input a worker pool costs more than it s
 _W: dict = {}
 
 
-def init_worker(cfg, in_pool: bool = False) -> None:
+def init_worker(cfg, in_pool: bool = False, words_every: int = 1) -> None:
     if in_pool:  # a Stop (SIGTERM to the job's process group) ends workers at once; the main process cleans up
         import signal
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     _W["cfg"] = cfg
+    _W["words_every"] = words_every  # top words of every n-th document (stats.words_every_for)
     _W["steps"] = build_steps(cfg.clean)
     d = cfg.dedup
     _W["hasher"] = MinHasher(d.num_perm, d.seed, d.shingle, d.threshold) if d.near else None
@@ -76,7 +77,7 @@ def clean_batch(docs: list[tuple[str, str, str]]) -> dict:
     ids = [d[0] for d in docs]
     texts = [d[1] for d in docs]
     srcs = [d[2] for d in docs]
-    before = TextStats().add(texts)
+    before = TextStats(_W.get("words_every", 1)).add(texts)
     changed, examples = {}, {}
     for name, fn in _W["steps"]:
         c, ex = 0, []
@@ -147,16 +148,16 @@ def _wait(res, ctx):
                 raise StopRequested(ctx.stop_reason) from None
 
 
-def pmap(fn, items: Iterator, cfg, ctx, use_pool: bool) -> Iterator:
+def pmap(fn, items: Iterator, cfg, ctx, use_pool: bool, words_every: int = 1) -> Iterator:
     """fn over the items, in order; with a worker pool, at most 2 items per worker in flight (bounded memory)."""
     if not use_pool:
-        init_worker(cfg)
+        init_worker(cfg, words_every=words_every)
         for b in items:
             yield fn(b)
         return
-    init_worker(cfg)  # imports (datasketch, scipy) and the character table once here; forked workers inherit them
+    init_worker(cfg, words_every=words_every)  # imports (datasketch, scipy), the character table once; forks inherit
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    pool = mp.get_context(method).Pool(cfg.num_proc, initializer=init_worker, initargs=(cfg, True))
+    pool = mp.get_context(method).Pool(cfg.num_proc, initializer=init_worker, initargs=(cfg, True, words_every))
     try:
         pending: deque = deque()
         for b in items:
@@ -193,6 +194,7 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
         check_available()
     size = input_bytes(cfg, ctx.ws)
     use_pool = cfg.num_proc > 1 and size > SMALL_INPUT
+    words_every = words_every_for(size)  # the same rate before and after, and every document of a small corpus
     load = LoadReport()
     docs = iter_documents(list(cfg.inputs), text_field=cfg.text_field, unit=cfg.unit, hf=cfg.hf_source(),
                           ws=ctx.ws, report=load, limit=cfg.max_docs)
@@ -205,7 +207,7 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     changed = Counter({s: 0 for s in clean_steps})
     removed = Counter({s: 0 for s in filter_steps})
     examples: dict[str, list] = {s: [] for s in clean_steps + filter_steps}
-    before = TextStats()
+    before = TextStats(words_every)
     src_in: Counter = Counter()
     exact_parts, band_parts, val_parts = [], [], []
     docs_in = kept = 0
@@ -214,9 +216,10 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     ctx.progress(0, 1000, say("reading", "읽는 중"))
     if cfg.backend == "nemo_curator":
         from .nemo import nemo_results
-        results = nemo_results(_batched(docs, cfg.batch_size), cfg, ctx, use_pool, out_dir / ".nemo")
+        results = nemo_results(_batched(docs, cfg.batch_size), cfg, ctx, use_pool, out_dir / ".nemo",
+                               words_every=words_every)
     else:
-        results = pmap(process_batch, _batched(docs, cfg.batch_size), cfg, ctx, use_pool)
+        results = pmap(process_batch, _batched(docs, cfg.batch_size), cfg, ctx, use_pool, words_every)
     try:
         for bi, res in enumerate(results, 1):
             docs_in += res["n"]
@@ -366,7 +369,7 @@ def run_recipe(cfg, ctx, out_dir: Path) -> dict:
     t_dedup = time.time()
     is_val = np.concatenate(val_parts) if val_parts else np.zeros(0, bool)
     n_val = int((alive & is_val).sum())
-    after = TextStats()
+    after = TextStats(words_every)
     ctx.progress(930, 1000, say("writing the corpus", "말뭉치를 쓰는 중"))
 
     need_sorted = np.array(sorted(need), dtype=np.int64)

@@ -26,24 +26,25 @@ def load_preview(specs: list[str], *, text_field: str = "", unit: str = "auto", 
             "stats": describe([d["text"] for d in docs]) if docs else None}
 
 
-def corpus_overview(folder: str | Path, split: str = "train", limit: int = 50_000) -> dict:
-    """Statistics of a saved corpus; beyond `limit` documents, of an evenly spread sample of them."""
+def corpus_overview(folder: str | Path, limit: int = 50_000) -> dict:
+    """Statistics of a saved corpus, every split (as a run's "after" counts every kept document); beyond
+    `limit` documents, of an evenly spread sample of them."""
     import pyarrow.parquet as pq
 
-    from workbench.artifacts import corpus_split_path, corpus_splits
-    path = corpus_split_path(folder, split)
-    pf = pq.ParquetFile(path)
-    n = pf.metadata.num_rows
+    from workbench.artifacts import corpus_splits
+    files = {s: pq.ParquetFile(p) for s, p in corpus_splits(folder).items()}
+    n = sum(pf.metadata.num_rows for pf in files.values())
     step = max(1, -(-n // limit))
     texts: list[str] = []
     seen = 0
-    for rb in pf.iter_batches(batch_size=20_000, columns=["text"]):
-        col = rb.column(0).to_pylist()
-        first = (-seen) % step
-        texts.extend(col[first::step])
-        seen += len(col)
+    for pf in files.values():
+        for rb in pf.iter_batches(batch_size=20_000, columns=["text"]):
+            col = rb.column(0).to_pylist()
+            first = (-seen) % step
+            texts.extend(col[first::step])
+            seen += len(col)
     return {"docs_total": n, "sampled": len(texts) < n, "stats": describe(texts),
-            "splits": {s: pq.ParquetFile(p).metadata.num_rows for s, p in corpus_splits(folder).items()}}
+            "splits": {s: pf.metadata.num_rows for s, pf in files.items()}}
 
 
 def search_docs(docs: list[dict], query: str = "", n: int = 20, seed: int = 0) -> tuple[list[dict], int]:
