@@ -356,3 +356,13 @@ def test_reply_stops_at_the_tokenizer_stage_turn_end_token():
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", pad_token="<pad>")
     assert eos_token_ids(fast) == {fast.convert_tokens_to_ids("</s>")}
     assert turn_end_ids(fast) == {fast.convert_tokens_to_ids("<|im_end|>")}
+
+
+def test_a_classifier_is_refused_with_a_clear_message(tmp_path):
+    import json as _json
+    from workbench.chat.models import check_files
+    folder = tmp_path / "clf"
+    folder.mkdir()
+    (folder / "config.json").write_text(_json.dumps({"architectures": ["LlamaForSequenceClassification"]}))
+    (problem,) = check_files(folder)
+    assert "classifier" in problem and "분류" in problem.ko

@@ -124,12 +124,28 @@ def _missing(name: str) -> Text:
     return say("{f} is missing", "{f} 파일이 없습니다", f=name)
 
 
+def _is_classifier(folder: Path) -> bool:
+    """A fine-tuned classifier (the finetune stage's task, or a *ForSequenceClassification config)."""
+    if (read_meta(folder) or {}).get("task") == "sequence-classification":
+        return True
+    try:
+        archs = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+    except (OSError, ValueError):
+        return False
+    return any(str(a).endswith("ForSequenceClassification") for a in archs)
+
+
 def check_files(folder: Path) -> list[Text]:
     """What is missing from a model folder (empty list: looks loadable). Cheap: no weights are read."""
     folder = Path(folder)
     if not folder.is_dir():
         return [say("the folder {f} does not exist (it was moved or deleted)",
                     "폴더 {f} 이(가) 없습니다 (옮겨졌거나 지워졌습니다)", f=folder)]
+    if _is_classifier(folder):
+        return [say("this is a classifier (sequence classification): it predicts labels and cannot write replies. Pick "
+                    "a base model or an SFT (instruction-tuned) one",
+                    "분류 모델(시퀀스 분류)입니다: 레이블을 예측할 뿐 답을 쓰지 못합니다. 기본 모델이나 SFT(지시 학습) "
+                    "모델을 고르세요")]
     problems = []
     if (folder / "adapter_config.json").is_file():
         if not any((folder / f).is_file() for f in ("adapter_model.safetensors",)):
