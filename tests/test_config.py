@@ -78,6 +78,8 @@ def test_every_stage_help_lists_choices_and_ranges():
         for fi in stage.config.field_infos():
             if fi.choices:
                 assert "one of: " + ", ".join(map(str, fi.choices)) in text, (name, fi.path)
+            elif fi.meta.get("above") is not None:
+                assert f"> {fi.meta['above']}" in text, (name, fi.path)
             elif fi.meta.get("min") is not None and fi.meta.get("max") is not None:
                 assert f"{fi.meta['min']} to {fi.meta['max']}" in text, (name, fi.path)
 
