@@ -1,15 +1,22 @@
 """Benchmark: training through the workbench vs the plain library, same corpus and settings, same run;
-plus encode throughput. Prints exactly one JSON line.
+Kiwi pre-segmentation vs plain training on the same corpus and vocabulary; encode throughput. Prints
+exactly one JSON line.
 
     python bench/tokenizer_bench.py [--corpus PATH] [--max-texts N] [--algorithm hf-bpe-char] [--vocab-size N]
+                                    [--repeats 3] [--kiwi-repeats 1] [--heldout SPEC]
+    python bench/tokenizer_bench.py --max-texts 0 --vocab-size 32000      # the whole 62 MB corpus, 32k pieces
 
 The workbench call is the Tokenizer stage run in-process (reading the source, counting characters,
 training, building the transformers tokenizer, measuring held-out fertility, saving and registering
 the artifact). The plain call reads the same texts with a few lines of Python and trains the same
 model with the library directly (train_from_iterator / SentencePieceTrainer with a sentence iterator),
 then saves tokenizer.json / the .model. Runs alternate and the fastest of --repeats is kept, since
-the machine may be shared. Default corpus: ../shared/data/pretrain (first --max-texts texts), else
-konlpy's bundled bills.
+the machine may be shared; process CPU seconds (all threads) are reported beside wall seconds, as they
+move much less with other people's load. The Kiwi run is the same workbench call with
+pre_tokenization=kiwi (Kiwi's model is loaded before the clock starts; its load time is reported apart).
+
+Default corpus: ../shared/data/pretrain (first --max-texts texts; 0 = all), held-out text KorNLI's dev set
+(not part of that corpus); without ../shared/data: konlpy's bundled bills, held-out the constitution.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -27,6 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process (Rust, Kiwi, SentencePiece)
+    return r.ru_utime + r.ru_stime
 
 
 def plain_texts(spec: str, limit: int):
@@ -47,7 +61,7 @@ def plain_texts(spec: str, limit: int):
                     continue
                 yield text
                 n += 1
-                if n >= limit:
+                if limit and n >= limit:
                     return
 
 
@@ -91,20 +105,35 @@ def plain_train(algorithm: str, spec: str, limit: int, vocab_size: int, alphabet
     return time.perf_counter() - t0
 
 
+def _boundary_f1(ws, texts: list[str], names: dict[str, str]) -> dict:
+    """Morpheme-boundary F1 against Kiwi on the held-out text (after the timings): what Kiwi training buys."""
+    from workbench.tokenizer.backends import load
+    from workbench.tokenizer.metrics import evaluate, kiwi_reference
+    ref = kiwi_reference(texts)
+    return {k: evaluate(load(name, ws), texts, ref, throughput=False)["boundary_f1"] for k, name in names.items()}
+
+
 def main() -> None:
-    default = ROOT.parent / "shared" / "data" / "pretrain"
+    default = SHARED / "pretrain"
+    default_held = SHARED / "kor-nlu" / "KorNLI" / "xnli.dev.ko.tsv"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default=str(default) if default.is_dir() else "konlpy:kobill")
-    ap.add_argument("--max-texts", type=int, default=100_000)
+    ap.add_argument("--heldout", default=None, help="held-out text (default: KorNLI dev, else konlpy:kolaw)")
+    ap.add_argument("--max-texts", type=int, default=100_000, help="first N texts of the corpus; 0 = all")
     ap.add_argument("--algorithm", default="hf-bpe-char", choices=["hf-bpe-char", "hf-bpe-byte", "spm-bpe", "spm-unigram"])
     ap.add_argument("--vocab-size", type=int, default=16_000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="at least 1")
+    ap.add_argument("--kiwi-repeats", type=int, default=1, help="workbench runs with pre_tokenization=kiwi (0: none)")
     args = ap.parse_args()
+    args.repeats = max(1, args.repeats)
+    heldout_spec = args.heldout or (str(default_held) if default_held.is_file() and args.corpus == str(default)
+                                    else "konlpy:kolaw")
 
     from state import Workspace
-    from workbench.tokenizer.backends import HFBackend, TiktokenBackend
     from workbench.runs import run_in_process
+    from workbench.tokenizer.backends import HFBackend, TiktokenBackend
     from workbench.tokenizer.metrics import encode_throughput
+    from workbench.tokenizer.sources import resolve_source
     from workbench.tokenizer.spans import segment
     from workbench.tokenizer.stage import TokenizerConfig
 
@@ -112,30 +141,67 @@ def main() -> None:
     from transformers import PreTrainedTokenizerFast  # noqa: F401
     tmp = Path(tempfile.mkdtemp(prefix="tokbench-"))
     ws = Workspace(tmp / "ws")
-    heldout = [t for i, t in enumerate(plain_texts("konlpy:kolaw", 10_000))]
+    heldout = list(resolve_source(heldout_spec).texts(limit=2000, unique=True))
     (tmp / "heldout.txt").write_text("\n".join(heldout), encoding="utf-8")
     texts = list(plain_texts(args.corpus, args.max_texts))
-    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    mb, n_texts = sum(len(t.encode("utf-8")) for t in texts) / 1e6, len(texts)
     del texts
 
-    load0 = round(os.getloadavg()[0], 2)  # a load above the core count means other work shared the machine
-    wb_times, raw_times, summary = [], [], {}
-    for r in range(args.repeats):
-        cfg = TokenizerConfig(corpus=args.corpus, name=f"bench-{r}", algorithm=args.algorithm,
-                              vocab_size=args.vocab_size, max_texts=args.max_texts,
-                              heldout=str(tmp / "heldout.txt")).validate()
-        t0 = time.perf_counter()
+    def workbench(name: str, **kw) -> tuple[float, float, dict]:
+        cfg = TokenizerConfig(corpus=args.corpus, name=name, algorithm=args.algorithm, vocab_size=args.vocab_size,
+                              max_texts=args.max_texts, heldout=str(tmp / "heldout.txt"), **kw).validate()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         res = run_in_process("tokenizer", cfg, ws)
-        wb_times.append(time.perf_counter() - t0)
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
         if res["status"] != "succeeded":
-            print(json.dumps({"bench": "tokenizer", "ok": False, "error": res["error"]}, ensure_ascii=False))
-            return
-        summary = res["summary"]
-        meta = ws.store.get_artifact(kind="tokenizer", name=f"bench-{r}").meta
-        alphabet = meta["training"]["alphabet_at_coverage"] + 1
-        out = tmp / f"plain-{r}"
-        out.mkdir()
-        raw_times.append(plain_train(args.algorithm, args.corpus, args.max_texts, args.vocab_size, alphabet, out))
+            print(json.dumps({"bench": "tokenizer", "ok": False, "error": str(res["error"])}, ensure_ascii=False))
+            sys.exit(1)
+        return wall, cpu, res["summary"]
+
+    kiwi_load = None
+    if args.kiwi_repeats > 0:
+        from workbench.tokenizer import backends
+        kiwi_workers = getattr(backends, "kiwi_workers", lambda: min(4, os.cpu_count() or 1))
+        t0 = time.perf_counter()
+        backends.kiwi().tokenize("모델을 불러옵니다.")  # Kiwi starts lazily: its model is loaded by the first analysis
+        kiwi_load = time.perf_counter() - t0
+
+    # Runs alternate (workbench, plain library, workbench with Kiwi), so all three see the same machine load.
+    load0 = round(os.getloadavg()[0], 2)  # a load above the core count means other work shared the machine
+    wb_times, wb_cpu, raw_times, raw_cpu, summary = [], [], [], [], {}
+    k_times, k_cpu, k_summary = [], [], {}
+    for r in range(max(args.repeats, args.kiwi_repeats)):
+        if r < args.repeats:
+            wall, cpu, summary = workbench(f"bench-{r}")
+            wb_times.append(wall)
+            wb_cpu.append(cpu)
+            meta = ws.store.get_artifact(kind="tokenizer", name=f"bench-{r}").meta
+            alphabet = meta["training"]["alphabet_at_coverage"] + 1
+            out = tmp / f"plain-{r}"
+            out.mkdir()
+            c0 = cpu_seconds()
+            raw_times.append(plain_train(args.algorithm, args.corpus, args.max_texts, args.vocab_size, alphabet, out))
+            raw_cpu.append(cpu_seconds() - c0)
+        if r < args.kiwi_repeats:
+            wall, cpu, k_summary = workbench(f"bench-kiwi-{r}", pre_tokenization="kiwi")
+            k_times.append(wall)
+            k_cpu.append(cpu)
+
+    kiwi = None
+    if args.kiwi_repeats > 0:
+        k_meta = ws.store.get_artifact(kind="tokenizer", name="bench-kiwi-0").meta
+        kiwi = {"workbench_kiwi_s": round(min(k_times), 2), "workbench_plain_s": round(min(wb_times), 2),
+                "ratio": round(min(k_times) / min(wb_times), 3),
+                "ratio_to_plain_library": round(min(k_times) / min(raw_times), 3),
+                "kiwi_cpu_s": round(min(k_cpu), 2), "plain_cpu_s": round(min(wb_cpu), 2),
+                "cpu_ratio": round(min(k_cpu) / min(wb_cpu), 3),
+                "kiwi_read_and_mark_s": k_summary.get("read_seconds"), "kiwi_train_s": k_summary.get("train_seconds"),
+                "kiwi_threads": kiwi_workers(), "kiwi_model_load_s": round(kiwi_load, 2),
+                "words": {k: v for k, v in (k_meta["training"].get("kiwi") or {}).items() if k != "unit"},
+                "heldout_fertility_kiwi": k_summary.get("heldout_fertility"),
+                "boundary_f1": _boundary_f1(ws, heldout, {"plain": "bench-0", "kiwi": "bench-kiwi-0"}),
+                "all_kiwi_s": [round(x, 2) for x in k_times],
+                "paired_ratios": [round(k / w, 3) for k, w in zip(k_times, wb_times)]}  # same repeat, same load
 
     # Encode throughput on held-out text: the workbench backend, the raw tokenizers call, transformers, cl100k.
     from tokenizers import Tokenizer
@@ -165,14 +231,17 @@ def main() -> None:
     span_ms = (time.perf_counter() - t0) / 200 * 1000
     wb, raw = min(wb_times), min(raw_times)
     print(json.dumps({
-        "bench": "tokenizer", "ok": True, "corpus": args.corpus, "texts": args.max_texts, "corpus_mb": round(mb, 2),
+        "bench": "tokenizer", "ok": True, "corpus": args.corpus, "texts": n_texts, "corpus_mb": round(mb, 2),
         "algorithm": args.algorithm, "vocab_size": args.vocab_size,
         "train": {"workbench_s": round(wb, 2), "plain_library_s": round(raw, 2), "ratio": round(wb / raw, 3),
                   "ratio_of_medians": round(statistics.median(wb_times) / statistics.median(raw_times), 3),
+                  "workbench_cpu_s": round(min(wb_cpu), 2), "plain_library_cpu_s": round(min(raw_cpu), 2),
+                  "cpu_ratio": round(min(wb_cpu) / min(raw_cpu), 3),
                   "workbench_read_s": summary.get("read_seconds"), "workbench_train_s": summary.get("train_seconds"),
                   "all_workbench_s": [round(x, 2) for x in wb_times], "all_plain_s": [round(x, 2) for x in raw_times]},
+        "kiwi": kiwi,
         "encode_mb_per_s": {k: round(v, 2) for k, v in enc.items()},
-        "heldout": "konlpy:kolaw", "heldout_mb": round(n_bytes / 1e6, 3),
+        "heldout": heldout_spec, "heldout_texts": len(heldout), "heldout_mb": round(n_bytes / 1e6, 3),
         "segment_ms_per_sentence": round(span_ms, 3),
         "heldout_fertility": summary.get("heldout_fertility"),
         "machine": {"cpus": os.cpu_count(), "loadavg_1m_at_start": load0, "loadavg_1m_at_end": round(os.getloadavg()[0], 2)},

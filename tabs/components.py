@@ -185,8 +185,9 @@ class JobPanel:
             values = [v for f in forms for v in f.values_of(cfg)]
             for path, dd in pickers.items():
                 ref = str(cfg.get(path) or "")
-                known = {v for _, v in _picker_choices(self.ctx.store, dd.kind, getattr(dd, "optional", False))}
-                values.append(ref if ref in known else gr.skip())
+                choices = _picker_choices(self.ctx.store, dd.kind, getattr(dd, "optional", False))
+                known = {v for _, v in choices}  # choices refreshed too: artifacts made since the app started
+                values.append(gr.update(choices=choices, value=ref) if ref in known else gr.skip())
             values += [cfg.get(path) for path in widgets]
             return values
 

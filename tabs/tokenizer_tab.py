@@ -37,15 +37,16 @@ T = {
     "tokenize": ("자르기", "Tokenize"),
     "refresh": ("목록 새로 고침", "Refresh lists"),
     "corpus_h": ("### 3. 평가용 글에서 비교", "### 3. Compare on held-out text"),
-    "heldout": ("평가용 글 (학습에 쓰지 않은 글)", "Held-out text (not used in training)"),
-    "heldout_info": ("파일·폴더 경로, 말뭉치 산출물 이름, 또는 konlpy:kolaw / konlpy:kobill",
-                     "A file / folder path, a corpus artifact name, or konlpy:kolaw / konlpy:kobill"),
+    "heldout": ("평가용 글 (토크나이저마다 학습 글과 겹치는지 확인)", "Held-out text (checked against each tokenizer's training text)"),
+    "heldout_info": ("기본값: 가장 최근 말뭉치의 검증(validation) 분할. 파일·폴더 경로, 말뭉치 산출물 이름, konlpy:kolaw도 가능",
+                     "Default: the newest corpus's validation split. Also a file / folder path, a corpus artifact "
+                     "name, or konlpy:kolaw"),
     "max_texts": ("최대 글 수", "Max texts"),
     "f1": ("형태소 경계 F1 (Kiwi)", "Morpheme-boundary F1 (Kiwi)"),
     "compare": ("비교 실행", "Compare"),
     "table": ("비교표", "Comparison table"),
     "lengths": ("토큰 길이 분포", "Token length distribution"),
-    "sweep": ("어휘 크기에 따른 어절당 토큰 수", "Fertility vs vocabulary size"),
+    "sweep": ("어휘 크기에 따른 어절당 토큰 수 (비교표와 같은 평가용 글)", "Fertility vs vocabulary size (same held-out text as the table)"),
     "composition": ("어휘 구성", "Vocabulary composition"),
     "result": ("결과", "Result"),
     "status_train": ("학습 실행 상태 (진행, 평가용 글의 어절당 토큰 수, 로그)",
@@ -62,16 +63,19 @@ T = {
     "byte": ("바이트", "byte"),
     "len_x": ("토큰 길이 (글자)", "token length (characters)"),
     "len_y": ("토큰 비율", "share of tokens"),
-    "held_back": ("1/100 떼어 둔 글", "1/100 held back"),
     "sweep_x": ("어휘 크기", "vocabulary size"),
     "sweep_y": ("어절당 토큰 (평가용 글)", "tokens per word (held-out)"),
+    "sweep_empty": ("비교를 실행하면 비교표와 같은 평가용 글에서 잰 값이 여기 그려집니다",
+                    "Run a comparison: this plots the same held-out measurement as the table"),
     # results and messages
     "train_failed": ("학습 실패", "Training failed"),
     "train_stopped": ("학습 중지됨", "Training stopped"),
     "saved_line": ("**저장됨: `{name}`** · {algorithm} · 어휘 {vocab:,} · 학습 {seconds} s",
                    "**Saved: `{name}`** · {algorithm} · vocab {vocab:,} · training {seconds} s"),
-    "heldout_line": ("평가용 글 ({texts}): 어절당 토큰 {fertility}, 글자/토큰 {cpt}",
-                     "held-out ({texts}): fertility {fertility}, chars/token {cpt}"),
+    "heldout_line": ("평가용 글 ({what}: 글 {texts:,}개, {words:,} 어절): 어절당 토큰 {fertility}{se}, 글자/토큰 {cpt}",
+                     "held-out ({what}: {texts:,} texts, {words:,} words): fertility {fertility}{se}, chars/token {cpt}"),
+    "held_back": ("학습에서 뺀, 말뭉치의 100개 중 1개", "every 100th text of the corpus, held back from training"),
+    "split_of": ("{label}의 {split} 분할", "{split} split of {label}"),
     "sweep_line": ("스윕: {points}", "sweep: {points}"),
     "train_job": ("큰 말뭉치라 작업으로 실행합니다 (아래 진행 상황).", "A large corpus: running as a job (progress below)."),
     "compare_job": ("작업으로 실행합니다 (아래 진행 상황).", "Running as a job (progress below)."),
@@ -225,30 +229,43 @@ def composition_figure(result: dict | None, lang: str):
     return fig
 
 
-def sweep_figure(store, lang: str):
-    """Held-out fertility against vocabulary size, one line per training run (a sweep gives several points)."""
+def sweep_points(result: dict | None) -> dict[str, list[tuple[int, float]]]:
+    """(vocabulary size, fertility) per tokenizer of a comparison: the table's own row and, for a tokenizer
+    trained with a sweep, its other sizes measured on the same held-out text (compare_stage)."""
+    out = {}
+    for r in (result or {}).get("rows", []):
+        if r.get("kind") in ("char", "byte"):  # the baselines (in the table) would squash the curves
+            continue
+        pts = [(p["vocab_size"], p["fertility"]) for p in r.get("sweep") or []
+               if p.get("vocab_size") and p.get("fertility") is not None]
+        if not pts and r.get("vocab_size") and r.get("fertility") is not None:
+            pts = [(r["vocab_size"], r["fertility"])]
+        if pts:
+            out[r["tokenizer"]] = sorted(pts)
+    return out
+
+
+def sweep_figure(result: dict | None, lang: str):
+    """Held-out fertility against vocabulary size, from the comparison result: the same texts and the same
+    definition as the table (a trained tokenizer's table value is one of its points)."""
     import plotly.graph_objects as go
     fig = go.Figure()
     sizes: set[int] = set()
-    for run in store.list_runs(stage="tokenizer", status=("succeeded",), limit=30):
-        pts = sorted((m["step"], m["value"]) for m in store.metrics(run.id, ["heldout/fertility"]))
-        if not pts:
-            continue
-        sizes.update(int(p[0]) for p in pts)
-        name = (run.summary or {}).get("name") or run.config.get("name") or run.id
-        algo = run.config.get("algorithm", "")
-        pre = run.config.get("pre_tokenization", "")
-        held = run.config.get("heldout") or ""
-        held = held.rstrip("/").rsplit("/", 1)[-1] if held else pick(T["held_back"], lang)
-        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-                                 name=f"{name} ({algo}, {pre}; {held})"))
+    held = (result or {}).get("heldout") or {}
+    for name, pts in sweep_points(result).items():
+        sizes.update(p[0] for p in pts)
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=name,
+                                 mode="lines+markers" if len(pts) > 1 else "markers"))
     fig.update_layout(height=340, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
                       xaxis_type="log", legend=dict(orientation="h", y=-0.3, font=dict(size=10)),
-                      xaxis_title=pick(T["sweep_x"], lang), yaxis_title=pick(T["sweep_y"], lang))
-    if sizes:
-        ticks = sorted(sizes)
-        fig.update_xaxes(tickvals=ticks, ticktext=[f"{v // 1000}k" if v >= 1000 and v % 1000 == 0 else str(v)
+                      xaxis_title=pick(T["sweep_x"], lang), yaxis_title=pick(T["sweep_y"], lang),
+                      title=dict(text=html.escape(heldout_label(held, lang)) if held else "", font=dict(size=12)))
+    ticks = sorted(sizes)
+    if ticks and all(b / a >= 1.4 for a, b in zip(ticks, ticks[1:])):  # the sizes themselves, while they fit
+        fig.update_xaxes(tickvals=ticks, ticktext=[f"{v // 1000}k" if v >= 1000 and v % 1000 == 0 else f"{v:,}"
                                                    for v in ticks])
+    if not ticks:
+        fig.add_annotation(text=pick(T["sweep_empty"], lang), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     return fig
 
 
@@ -264,13 +281,28 @@ def train_result_markdown(run, lang: str) -> str:
     lines = [pick(T["saved_line"], lang).format(name=s.get("name"), algorithm=s.get("algorithm"),
                                                 vocab=s.get("vocab_size", 0), seconds=s.get("train_seconds"))]
     if s.get("heldout_fertility") is not None:
+        held = s.get("heldout") or {}
+        se = s.get("heldout_fertility_se")
         lines.append(pick(T["heldout_line"], lang).format(
-            texts=s.get("heldout_texts"), fertility=s["heldout_fertility"], cpt=s.get("heldout_chars_per_token")))
+            what=html.escape(heldout_label(held, lang)), texts=s.get("heldout_texts") or 0,
+            words=s.get("heldout_words") or held.get("words") or 0, fertility=s["heldout_fertility"],
+            se=f" ±{se:.3f}" if se is not None else "", cpt=s.get("heldout_chars_per_token")))
+        lines += [f"⚠ {html.escape(pick(w, lang))}" for w in held.get("warnings") or []]
     if s.get("sweep"):
         lines.append(pick(T["sweep_line"], lang).format(
             points=", ".join(f"{r['vocab_size']:,} → {r.get('fertility')}" for r in s["sweep"])))
     lines.append(f"`AutoTokenizer.from_pretrained(\"{s.get('path')}\")`")
     return "  \n".join(lines)
+
+
+def heldout_label(held: dict, lang: str) -> str:
+    """Which text a training run's held-out figures were measured on, in words."""
+    if held.get("kind") == "holdback":
+        return pick(T["held_back"], lang)
+    label = held.get("label") or held.get("spec") or "?"
+    if held.get("kind") == "corpus" and held.get("split"):
+        return pick(T["split_of"], lang).format(label=label, split=held["split"])
+    return str(label)
 
 
 # -- the tab -----------------------------------------------------------------------------------------
@@ -305,6 +337,9 @@ def build(ctx: AppContext):
     with gr.Accordion(ui.text(T["status_train"]), open=True) as acc:
         train_panel = JobPanel(ctx, "tokenizer", groups=[["heldout/fertility"], ["heldout/chars_per_token"]])
     ui.reg(acc, label=T["status_train"])
+    # After a reload the form shows the config of the latest training run (the corpus picker and path box are
+    # set by `on_load` below, with the picker's choices refreshed).
+    train_panel.restore([form])
     train_seen = gr.State("")
 
     # ---- 2. one sentence ------------------------------------------------------------------------
@@ -325,8 +360,10 @@ def build(ctx: AppContext):
     # ---- 3. held-out comparison ------------------------------------------------------------------
     ui.md(T["corpus_h"])
     with gr.Row():
-        heldout = ui.reg(gr.Textbox(value=_default_heldout(), label=ui.text(T["heldout"]), info=ui.text(T["heldout_info"]),
-                                    elem_id="tok-heldout", scale=4), label=T["heldout"], info=T["heldout_info"])
+        heldout = ui.reg(gr.Textbox(value=_default_heldout(ctx), label=ui.text(T["heldout"]),
+                                    info=ui.text(T["heldout_info"]), elem_id="tok-heldout", scale=4),
+                         label=T["heldout"], info=T["heldout_info"])
+        heldout_auto = gr.State(_default_heldout(ctx))  # the default the box was given (replaced while untouched)
         max_texts = ui.reg(gr.Number(value=2000, precision=0, label=ui.text(T["max_texts"]), elem_id="tok-max-texts",
                                      scale=1), label=T["max_texts"])
         use_f1 = ui.reg(gr.Checkbox(value=True, label=ui.text(T["f1"]), elem_id="tok-f1", scale=1), label=T["f1"])
@@ -341,7 +378,8 @@ def build(ctx: AppContext):
                                 elem_id="tok-table", wrap=True, max_height=420), label=T["table"])
     with gr.Row():
         lengths_plot = ui.reg(gr.Plot(label=ui.text(T["lengths"]), elem_id="tok-lengths"), label=T["lengths"])
-        sweep_plot = ui.reg(gr.Plot(label=ui.text(T["sweep"]), elem_id="tok-sweep"), label=T["sweep"])
+        sweep_plot = ui.reg(gr.Plot(value=sweep_figure(None, ui.lang), label=ui.text(T["sweep"]), elem_id="tok-sweep"),
+                            label=T["sweep"])
     comp_plot = ui.reg(gr.Plot(label=ui.text(T["composition"]), elem_id="tok-composition"), label=T["composition"])
     ui.md(DEFS, elem_id="tok-defs")
     timer = gr.Timer(2.0)
@@ -405,21 +443,27 @@ def build(ctx: AppContext):
             return (run.run_id, failed, *unchanged)
         result = run.result["summary"]
         return (run.run_id, _compare_note(result, lang), result, table_value(result, lang),
-                lengths_figure(result, lang), composition_figure(result, lang), sweep_figure(ctx.store, lang))
+                lengths_figure(result, lang), composition_figure(result, lang), sweep_figure(result, lang))
 
     compare_btn.click(start_compare, [lang_box, select, extra, heldout, max_texts, use_f1],
                       [compare_panel.run_id, compare_msg, compare_result, table, lengths_plot, comp_plot, sweep_plot])
 
-    def refresh_lists(corpus_current, selected, path):
+    def refresh_lists(corpus_current, selected, path, held, held_auto):
         new_choices = _tokenizer_choices(ctx)
         values = {v for _, v in new_choices}
         keep = [v for v in (selected or []) if v in values]
-        # The bundled sample stands in only while the workspace has no corpus: once one is saved, it is used.
-        if path == BUNDLED_DEFAULT and ctx.store.list_artifacts("corpus"):
+        # The bundled sample stands in only while the workspace has no corpus: once one is saved, it is used
+        # (unless the latest training run chose it, as the restored form then shows).
+        if path == BUNDLED_DEFAULT and ctx.store.list_artifacts("corpus") and _last_corpus(train_panel) != path:
             path = ""
-        return refresh_picker(ctx, corpus_dd, corpus_current), gr.update(choices=new_choices, value=keep), path
+        # The held-out default follows the newest corpus's validation split while the person has not typed over it.
+        if (held or "") == (held_auto or ""):
+            held = held_auto = _default_heldout(ctx)
+        return (refresh_picker(ctx, corpus_dd, corpus_current), gr.update(choices=new_choices, value=keep), path,
+                held, held_auto)
 
-    refresh_btn.click(refresh_lists, [corpus_dd, select, corpus_path], [corpus_dd, select, corpus_path], queue=False)
+    lists = [corpus_dd, select, corpus_path, heldout, heldout_auto]
+    refresh_btn.click(refresh_lists, lists, lists, queue=False)
     corpus_dd.select(lambda: "", None, [corpus_path], queue=False)  # picking an artifact means: train on it
 
     def poll(train_run_id, t_seen, cmp_run_id, c_seen, selected, lang, text, extra_text):
@@ -431,7 +475,6 @@ def build(ctx: AppContext):
         if not t_seen:  # first tick after the page loaded: show the last result, change no selection
             out[1] = key
             out[0] = train_result_markdown(run, lang) if done else gr.skip()
-            out[9] = sweep_figure(ctx.store, lang)
         elif done and key != t_seen:  # a run finished since: show it, add its tokenizer to the selection
             out[0], out[1] = train_result_markdown(run, lang), key
             name = (run.summary or {}).get("name")
@@ -441,7 +484,6 @@ def build(ctx: AppContext):
                 sel.insert(0, name)
             sel = [v for v in sel if v in {c[1] for c in choices}]
             out[2] = gr.update(choices=choices, value=sel)
-            out[9] = sweep_figure(ctx.store, lang)
             out[10] = show_spans(text, sel, extra_text, lang)  # the sentence, cut by the new one too
         crun = compare_panel.current(cmp_run_id)
         if crun is not None and crun.status not in ("queued", "running") and f"{crun.id}:{crun.status}" != c_seen:
@@ -451,6 +493,7 @@ def build(ctx: AppContext):
                 out[4], out[5], out[6], out[7] = result, table_value(result, lang), lengths_figure(result, lang), \
                     composition_figure(result, lang)
                 out[8] = _compare_note(result, lang)
+                out[9] = sweep_figure(result, lang)  # the same measurement as the table
         return out
 
     timer.tick(poll, [train_panel.run_id, train_seen, compare_panel.run_id, compare_seen, select, lang_box,
@@ -460,23 +503,48 @@ def build(ctx: AppContext):
 
     def relabel(lang, result, text, selected, extra_text, train_run_id):
         return (table_value(result, lang), lengths_figure(result, lang), composition_figure(result, lang),
-                sweep_figure(ctx.store, lang), show_spans(text, selected, extra_text, lang),
+                sweep_figure(result, lang), show_spans(text, selected, extra_text, lang),
                 train_result_markdown(train_panel.current(train_run_id), lang),
                 _compare_note(result, lang) if result else "")
 
     ui.on_language(relabel, [lang_box, compare_result, sentence, select, extra, train_panel.run_id],
                    [table, lengths_plot, comp_plot, sweep_plot, spans_out, train_msg, compare_msg], queue=False)
+
+    def on_load():
+        """Each page load (a reload, a second browser): the pickers offer what exists now and preselect the newest
+        (the corpus of the latest training run when there is one, as the restored form shows; its path otherwise),
+        the tokenizers to compare are the newest ones, and the comparison's fields are those of the latest
+        comparison (else the honest default)."""
+        corpus = _last_corpus(train_panel)
+        art = _corpus_artifact(ctx, corpus) if corpus else None
+        if art is not None:
+            dd, path = refresh_picker(ctx, corpus_dd, str(art.id)), ""
+        else:
+            dd = refresh_picker(ctx, corpus_dd, None)
+            path = corpus or ("" if ctx.store.list_artifacts("corpus") else BUNDLED_DEFAULT)
+        sel = gr.update(choices=_tokenizer_choices(ctx), value=_default_selection(ctx))
+        auto = _default_heldout(ctx)
+        crun = compare_panel.latest()
+        cfg = (crun.config or {}) if crun is not None else {}
+        held = cfg.get("heldout") or auto
+        n = cfg.get("max_texts") or gr.skip()
+        f1 = cfg["morpheme_f1"] if "morpheme_f1" in cfg else gr.skip()
+        return dd, path, sel, held, auto, n, f1
+
+    ctx.loaders.append((on_load, [], [corpus_dd, corpus_path, select, heldout, heldout_auto, max_texts, use_f1]))
     # on opening the tab: corpora made meanwhile
-    return refresh_lists, [corpus_dd, select, corpus_path], [corpus_dd, select, corpus_path]
+    return refresh_lists, lists, lists
 
 
 def _compare_note(result: dict, lang: str) -> str:
     h = result.get("heldout") or {}
     warn = [r["tokenizer"] for r in result.get("rows", []) if r.get("warning")]
-    s = pick(T["compare_note"], lang).format(label=html.escape(str(h.get("label"))), texts=h.get("texts", 0),
+    s = pick(T["compare_note"], lang).format(label=html.escape(heldout_label(h, lang)), texts=h.get("texts", 0),
                                              words=h.get("words", 0))
     if warn:
         s += " · ⚠ " + ", ".join(warn) + pick(T["trained_on"], lang)
+    for w in h.get("warnings") or []:  # too little held-out text to trust the figures
+        s += f"  \n⚠ {html.escape(pick(w, lang))}"
     return s
 
 
@@ -498,8 +566,29 @@ def _default_selection(ctx: AppContext) -> list[str]:
 BUNDLED_DEFAULT = "konlpy:kobill"  # what the training source box holds while the workspace has no corpus
 
 
-def _default_heldout() -> str:
+def _default_heldout(ctx: AppContext) -> str:
+    """Held-out text that is not training text: the newest corpus's own validation split (the Corpus stage keeps
+    those documents out of train), else the bundled constitution, which the training default (the bundled bills)
+    does not contain. Either way the comparison checks each tokenizer's training text and warns on overlap."""
+    from workbench.artifacts import corpus_splits
+    from pathlib import Path
+    for a in ctx.store.list_artifacts("corpus"):
+        if Path(a.path).is_dir() and "validation" in corpus_splits(a.path):
+            return a.name
     return "konlpy:kolaw"
+
+
+def _last_corpus(panel: JobPanel) -> str:
+    run = panel.latest()
+    return str((run.config or {}).get("corpus") or "") if run is not None else ""
+
+
+def _corpus_artifact(ctx: AppContext, ref: str):
+    """The corpus artifact a config's corpus names (an id from the picker, or a name from the CLI), or None."""
+    if ref.isdigit():
+        a = ctx.store.get_artifact(int(ref))
+        return a if a is not None and a.kind == "corpus" else None
+    return ctx.store.get_artifact(kind="corpus", name=ref)
 
 
 __all__ = ["build", "spans_html", "table_value"]

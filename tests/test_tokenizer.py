@@ -184,6 +184,11 @@ def test_spans_show_byte_pieces_as_syllables_and_flag_round_trips(ws, corpus):
     seg = segment(cache.get("cov", ws), f"국회 {rare}")
     span = next(s for s in seg.spans if s.kind == "byte")
     assert span.text == rare and span.labels == ["<0xED>", "<0x96>", "<0x8F>"] and seg.roundtrip == "exact"
+    # The metrics' lighter encoding gives the same ids, offsets and kinds as the display's.
+    texts = [f"국회 {rare} 🙂", "대한민국은 민주공화국이다."]
+    light, full = cache.get("cov", ws).encode_for_metrics(texts), cache.get("cov", ws).encode_many(texts)
+    assert [(e.ids, list(e.offsets), e.kinds) for e in light] == [(e.ids, e.offsets, e.kinds) for e in full]
+    assert "byte" in light[0].kinds
     assert not any("\ufffd" in s.text for s in seg.spans)
     assert _train(ws, corpus="bills", name="wp", vocab_size=1000, algorithm="hf-wordpiece")["status"] == "succeeded"
     rows = segment_all(["wp", "hf:nobody/none-xyz"], "국회  의원 , 햏", cache, ws)
@@ -302,3 +307,178 @@ def test_prepare_counts_every_character_and_line_exactly(tmp_path):
     assert dict(prep.char_counts) == dict(expected)
     assert prep.chars == sum(expected.values()) and prep.char_counts["é"] == 25000, "NFC composed e + accent"
     assert prep.bytes == prep.path.stat().st_size
+
+
+def _mark(lines, tmp_path, batch: int = 1_000_000):
+    from workbench.tokenizer import train as tr
+    marks = tr._KiwiMarks()
+    for i in range(0, len(lines), batch):  # prepare counts ~1 MB of lines at a time
+        marks.count(lines[i:i + batch])
+    src = tmp_path / "plain.txt"
+    src.write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+    out = marks.write_marked(src, tmp_path / "marked.txt").read_text(encoding="utf-8").splitlines()
+    return out, marks.stats()
+
+
+def test_kiwi_marks_each_distinct_word_once_and_keeps_the_text(tmp_path, monkeypatch):
+    """Kiwi pre-segmentation analyses every distinct word once (on Kiwi's threads) and reuses its cuts; removing
+    the marks gives the text back exactly (spacing included)."""
+    from workbench.tokenizer import train as tr
+    from workbench.tokenizer.backends import kiwi_tokens
+    from workbench.tokenizer.metrics import boundaries, interior
+    lines = ["학교에 갔다", "학교에  갔다 햏", "학교에 간다"] * 50 + ["국회의원은 법률안을 제출할 수 있다"]
+    calls = []
+    real = tr._marked_word
+    monkeypatch.setattr(tr, "_marked_word", lambda w, toks: calls.append(w) or real(w, toks))
+    out, stats = _mark(lines, tmp_path)
+    assert [o.replace(tr.MARK, "") for o in out] == lines
+    assert sorted(calls) == sorted({"학교에", "갔다", "간다", "국회의원은", "법률안을", "제출할", "있다"})  # once each
+    assert stats["analysed_by_kiwi"] == 7 and stats["cut_by_kiwi_pieces"] == 0  # few words seen once: Kiwi all
+    assert out[0] == f"학교{tr.MARK}에 갔{tr.MARK}다" and out[1].endswith(" 햏")
+    # The cuts of a word are Kiwi's morpheme boundaries inside it (as boundary F1 defines them).
+    for word in ("국회의원은", "법률안을", "했다", "GPT-4는"):
+        toks = kiwi_tokens([word])[0]
+        cuts = sorted(boundaries([(t.start, t.start + t.len) for t in toks]) & interior(word))
+        got = real(word, toks).split(tr.MARK)
+        assert [sum(map(len, got[:i + 1])) for i in range(len(got) - 1)] == cuts, word
+
+
+def test_kiwi_words_seen_once_are_cut_by_the_pieces_kiwi_found(tmp_path, monkeypatch):
+    """Beyond KIWI_ALL_BELOW words seen once, those (past the first KIWI_MIN_EXACT words) are cut by a unigram
+    model of the pieces Kiwi cut in the other words: close to Kiwi's own cuts."""
+    from workbench.tokenizer import train as tr
+    from workbench.tokenizer.metrics import boundaries, interior
+    from workbench.tokenizer.backends import kiwi_tokens
+    from workbench.tokenizer.heldout import lines_of
+    raw = [r["text"] for r in _konlpy_rows("kobill")] + [r["text"] for r in _konlpy_rows("kolaw")]
+    texts = [ln for t in raw for ln in lines_of(t, "NFC")]  # as `prepare` writes them
+    monkeypatch.setattr(tr, "KIWI_ALL_BELOW", 0)
+    monkeypatch.setattr(tr, "KIWI_MIN_EXACT", 0)
+    out, stats = _mark(texts, tmp_path)
+    assert [o.replace(tr.MARK, "") for o in out] == texts
+    assert stats["cut_by_kiwi_pieces"] > 2000 and stats["analysed_by_kiwi"] > 1000
+    counts = __import__("collections").Counter(w for t in texts for w in t.split(" "))
+    once = [w for w, c in counts.items() if c == 1 and len(w) > 1][:1500]
+    mine = {w: m for t, o in zip(texts, out) for w, m in zip(t.split(" "), o.split(" ")) if w in set(once)}
+    tp = fp = fn = 0
+    for w, toks in zip(once, kiwi_tokens(once)):
+        ref = boundaries([(t.start, t.start + t.len) for t in toks]) & interior(w)
+        parts = mine[w].split(tr.MARK)
+        got = {sum(map(len, parts[:i + 1])) for i in range(len(parts) - 1)}
+        tp, fp, fn = tp + len(got & ref), fp + len(got - ref), fn + len(ref - got)
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert f1 > 0.8, f1                                   # 0.94 on the 62 MB corpus (more words to learn from)
+    # Past KIWI_MAX_WORDS distinct words, new words are still marked (by the pieces), and the text kept.
+    monkeypatch.setattr(tr, "KIWI_MAX_WORDS", 500)
+    capped, stats = _mark(texts, tmp_path, batch=20)
+    assert [o.replace(tr.MARK, "") for o in capped] == texts
+    assert sum(o.count(tr.MARK) for o in capped[-200:]) > 100 and stats["distinct_words"] < 700
+
+
+def test_training_text_is_normalized_once_and_the_saved_tokenizer_still_normalizes(ws, corpus):
+    """The trainer no longer normalizes text `prepare` already normalized; the saved tokenizer does (NFC)."""
+    import unicodedata
+
+    from transformers import AutoTokenizer
+    res = _train(ws, corpus="bills", name="nfc", vocab_size=1200)
+    assert res["status"] == "succeeded", res["error"]
+    tok = AutoTokenizer.from_pretrained(ws.store.get_artifact(kind="tokenizer", name="nfc").path)
+    text = "대한민국 국회의원은 법률안을 제출한다"
+    decomposed = unicodedata.normalize("NFD", text)
+    assert decomposed != text and tok(decomposed)["input_ids"] == tok(text)["input_ids"]
+    assert json.loads(Path(tok.name_or_path, "tokenizer.json").read_text())["normalizer"]["type"] == "NFC"
+
+
+def test_heldout_figures_say_what_they_rest_on_and_whether_it_was_trained_on(ws, corpus):
+    from fixtures import make_corpus
+    from workbench.tokenizer.compare_stage import CompareConfig, compare
+    # The test corpus: kobill train, kolaw validation: disjoint, enough text, no warning.
+    res = _train(ws, corpus="bills", name="honest", vocab_size=1200)
+    held = res["summary"]["heldout"]
+    assert held["split"] == "validation" and held["trained_share"] == 0.0 and held["warnings"] == []
+    assert res["summary"]["heldout_texts"] == 344 and res["summary"]["heldout_words"] == 4178
+    assert 0 < res["summary"]["heldout_fertility_se"] < 0.1
+    # Held-out text that is training text (kolaw inside the corpus, as in the bundled corpus) says so, in both
+    # languages; and a held-out split of 7 documents is too little text to trust.
+    kolaw = [r["text"] for r in _konlpy_rows("kolaw")]
+    kobill = [r["text"] for r in _konlpy_rows("kobill")]
+    once = [t for t in kobill if kobill.count(t) == 1 and len(t) > 40][:7]  # bills repeat boilerplate lines
+    make_corpus(ws, "bundled", once + kolaw + [t for t in kobill if t not in once], validation=7)
+    res = _train(ws, corpus="bundled", name="on-kolaw", vocab_size=1200, heldout="konlpy:kolaw")
+    held = res["summary"]["heldout"]
+    assert held["trained_share"] > 0.95 and "also in the training text" in held["warnings"][0]["en"]
+    assert "학습 글에도" in held["warnings"][0]["ko"]
+    res = _train(ws, corpus="bundled", name="seven", vocab_size=1200)
+    held = ws.store.get_artifact(kind="tokenizer", name="seven").meta["heldout"]
+    assert held["split"] == "validation" and held["texts"] == 7 and held["trained_share"] == 0.0
+    assert [w["en"] for w in held["warnings"]] == [f"the held-out figures rest on only 7 texts ({held['words']:,} words): "
+                                                    "too little text to trust (another document can move them by "
+                                                    "several percent); give more held-out text, e.g. a corpus with a "
+                                                    "larger validation split or a text file"]
+    # The comparison reads each tokenizer's training text: kolaw is training text of on-kolaw, not of honest.
+    out = compare(CompareConfig(tokenizers=["honest", "on-kolaw", "cl100k"], heldout="konlpy:kolaw", max_texts=400,
+                                morpheme_f1=False, composition=False), ws)
+    rows = {r["tokenizer"]: r for r in out["rows"]}
+    assert rows["on-kolaw"]["trained_share"] > 0.95 and "optimistic" in rows["on-kolaw"]["warning"]["en"]
+    assert rows["honest"]["trained_share"] == 0.0 and "warning" not in rows["honest"]
+    assert "trained_share" not in rows["cl100k"]                     # not trained here: unknown, not "clean"
+    assert out["heldout"]["texts"] == 344 and out["heldout"]["warnings"] == []
+    # A corpus's validation split is not its training text (the old path check called it training text).
+    out = compare(CompareConfig(tokenizers=["seven"], heldout="bundled", morpheme_f1=False, composition=False), ws)
+    assert out["rows"][0]["trained_share"] == 0.0 and "warning" not in out["rows"][0]
+    assert out["heldout"]["split"] == "validation" and "rest on only 7 texts" in out["heldout"]["warnings"][0]["en"]
+
+
+def test_sweep_plot_and_table_are_one_measurement(ws, corpus):
+    """The vocabulary-size plot showed the training run's held-out figures (other texts) beside the table's:
+    now both come from the comparison, every sweep size measured on the comparison's texts."""
+    from tabs.tokenizer_tab import sweep_figure, sweep_points, table_value
+    from workbench.tokenizer.backends import load_hf
+    from workbench.tokenizer.compare_stage import CompareConfig, compare
+    from workbench.tokenizer.metrics import evaluate
+    res = _train(ws, corpus="bills", name="sw", vocab_size=1500, sweep=[800, 1100])
+    assert res["status"] == "succeeded", res["error"]
+    art = ws.store.get_artifact(kind="tokenizer", name="sw")
+    assert [r["path"] for r in art.meta["sweep"]] == ["sweep/800", "sweep/1100", "."]
+    out = compare(CompareConfig(tokenizers=["sw", "cl100k", "char"], heldout="konlpy:kolaw", max_texts=300,
+                                morpheme_f1=False, composition=False), ws)
+    row = next(r for r in out["rows"] if r["tokenizer"] == "sw")
+    pts = sweep_points(out)
+    assert [p[0] for p in pts["sw"]] == [800, 1100, 1500]
+    assert dict(pts["sw"])[1500] == row["fertility"]                  # the table's figure is a point of the plot
+    texts = list(__import__("workbench.tokenizer.sources", fromlist=["x"]).resolve_source("konlpy:kolaw")
+                 .texts(limit=300, unique=True))
+    again = evaluate(load_hf(str(Path(art.path) / "sweep" / "800")), texts, throughput=False)["fertility"]
+    assert dict(pts["sw"])[800] == again                             # the other sizes, measured on the same texts
+    assert pts["cl100k"] == [(100277, next(r for r in out["rows"] if r["tokenizer"] == "cl100k")["fertility"])]
+    assert "char" not in pts                                          # the baselines are in the table only
+    fig = sweep_figure(out, "en")
+    trace = next(t for t in fig.data if t.name == "sw")
+    table = table_value(out, "en")
+    shown = table.loc[table["tokenizer"] == "sw", "fertility"].iloc[0]
+    assert f"{trace.y[list(trace.x).index(1500)]:.3f}" == shown      # the same number, plot and table
+    # The training run's own held-out figure is another text (the validation split): not what the plot shows.
+    assert res["summary"]["heldout"]["split"] == "validation"
+
+
+def test_fertility_standard_error():
+    from workbench.tokenizer.metrics import ratio_se
+    assert ratio_se([2, 4], [1, 2]) == 0.0                            # every text has the same ratio
+    assert ratio_se([1], [1]) is None
+    se = ratio_se([3, 1, 2, 2], [1, 1, 1, 1])
+    assert abs(se - (4 / 3 * 2 / 4 * 4) ** 0.5 / 4) < 1e-12 and se > 0
+
+
+def test_default_heldout_of_the_tab_is_not_training_text(ws, corpus):
+    """The tab's held-out default: the newest corpus's validation split (its train split is what the tokenizer
+    tab trains on), else the constitution (the training default, the bundled bills, does not hold it)."""
+    from types import SimpleNamespace
+
+    from fixtures import make_corpus
+    from tabs.tokenizer_tab import _default_heldout
+    ctx = SimpleNamespace(store=ws.store)
+    assert _default_heldout(ctx) == "bills"                      # kobill train, kolaw validation
+    make_corpus(ws, "no-validation", ["한 줄.", "두 줄."])
+    assert _default_heldout(ctx) == "bills"                      # the newest one *with* a validation split
+    assert _default_heldout(SimpleNamespace(store=type("S", (), {"list_artifacts": lambda self, k: []})())) \
+        == "konlpy:kolaw"

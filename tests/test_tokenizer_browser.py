@@ -1,4 +1,5 @@
-"""The Tokenizer tab in a real browser: sentence spans, training from the form, the held-out comparison."""
+"""The Tokenizer tab in a real browser: sentence spans, training from the form, the held-out comparison, and
+what a reload keeps (the last run's form, the newest artifacts in the pickers)."""
 from __future__ import annotations
 
 import re
@@ -21,6 +22,11 @@ def _prepare_workspace(ws_path):
     res = run_in_process("tokenizer", TokenizerConfig(corpus="bills", name="bills-bpe", vocab_size=1500), ws)
     assert res["status"] == "succeeded", res["error"]
     return ws
+
+
+def _reload(page):
+    page.reload()
+    page.get_by_role("tab", name="2. 토크나이저").click()
 
 
 def test_tokenizer_tab_spans_train_and_compare(app_factory, page, tmp_path):
@@ -71,6 +77,16 @@ def test_tokenizer_tab_spans_train_and_compare(app_factory, page, tmp_path):
     wait_for(lambda: page.locator("#tok-spans .tok-row[data-name='ui-tok']").count() == 1, 30,
              what="the new tokenizer in the sentence view")
 
+    # After a reload the form shows the latest run's config, not the defaults (its corpus picked too), and the
+    # held-out default is text no tokenizer here was trained on (the bills corpus has no validation split).
+    _reload(page)
+    wait_for(lambda: page.get_by_label("어휘 크기").first.input_value() == "1200", 30,
+             what="the last run's vocabulary size in the form after a reload")
+    assert page.get_by_label("토크나이저 이름").first.input_value() == "ui-tok"
+    assert page.locator("#tok-corpus input").input_value().startswith("bills ·")
+    assert page.locator("#tok-heldout textarea").input_value() == "konlpy:kolaw"
+    assert page.locator("#tok-select .token").filter(has_text="ui-tok").count() == 1  # the newest, preselected
+
     # Held-out comparison (konlpy:kolaw, not trained on): the table lists every tokenizer.
     page.locator("#tok-max-texts input").fill("100")
     page.locator("#tok-compare").click()
@@ -82,6 +98,40 @@ def test_tokenizer_tab_spans_train_and_compare(app_factory, page, tmp_path):
     screenshot(page, "tokenizer-compare")
     run = ws.store.list_runs(stage="tokenizer-compare")[0]
     assert run.status == "succeeded" and len(run.summary["rows"]) == 6
+    # It says what the figures rest on, and that 100 short texts are too little to trust.
+    note = page.locator("#tok-compare-msg")
+    note.get_by_text("konlpy:kolaw · 100 개 글").wait_for()
+    assert "너무 적습니다" in note.inner_text() and not run.summary["rows"][0].get("warning")
+    # The vocabulary-size plot is the table's measurement (it once showed another text's 1.83 beside 2.046).
+    fert = {r["tokenizer"]: r["fertility"] for r in run.summary["rows"]}
+    traces = wait_for(lambda: page.evaluate(
+        "() => { const p = document.querySelector('#tok-sweep .js-plotly-plot');"
+        " return p && p.data && p.data.length ? p.data.map(t => [t.name, Array.from(t.x), Array.from(t.y)]) : null; }"),
+        30,
+        what="the vocabulary-size plot")
+    plotted = {name: ys[-1] for name, xs, ys in traces}
+    assert plotted["ui-tok"] == fert["ui-tok"] and plotted["cl100k"] == fert["cl100k"], (plotted, fert)
+    assert table.get_by_text(f"{fert['ui-tok']:.3f}", exact=True).count() >= 1
+
+    # Training from a path box (not an artifact), after a corpus was made while the app runs: after a reload the
+    # path and the vocabulary size come back, and the picker offers (and preselects) the new corpus.
+    from fixtures import make_corpus
+    make_corpus(ws, "late", validation=40)
+    page.locator("#tok-corpus-path textarea").fill("konlpy:kobill")
+    page.get_by_label("어휘 크기").first.fill("1100")
+    page.get_by_label("토크나이저 이름").first.fill("path-tok")
+    page.locator("#tok-train").click()
+    page.locator("#tok-train-msg").get_by_text("path-tok").first.wait_for(timeout=90_000)
+    assert ws.store.get_artifact(kind="tokenizer", name="path-tok").meta["corpus"]["spec"] == "konlpy:kobill"
+    _reload(page)
+    wait_for(lambda: page.locator("#tok-corpus-path textarea").input_value() == "konlpy:kobill", 30,
+             what="the last run's corpus path after a reload")
+    assert page.get_by_label("어휘 크기").first.input_value() == "1100"
+    wait_for(lambda: page.locator("#tok-corpus input").input_value().startswith("late ·"), 10,
+             what="the newest corpus preselected")
+    assert page.locator("#tok-select .token").filter(has_text="path-tok").count() == 1
+    assert page.locator("#tok-heldout textarea").input_value() == "konlpy:kolaw"  # the last comparison's
+    page.locator("#tok-compare-msg").get_by_text("konlpy:kolaw · 100 개 글").wait_for()  # and its result
 
     # Language switch relabels the table.
     page.locator("#wb-lang").get_by_text("English").click()

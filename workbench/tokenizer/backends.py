@@ -49,6 +49,10 @@ class Backend:
     def encode_many(self, texts: list[str]) -> list[Encoded]:
         return [self.encode(t) for t in texts]
 
+    def encode_for_metrics(self, texts: list[str]) -> list[Encoded]:
+        """What metrics.evaluate needs of each text (ids, offsets, kinds); a backend may skip the rest."""
+        return self.encode_many(texts)
+
     def count_batch(self, texts: list[str]) -> int:
         """Total tokens of many texts, the fastest way the library offers (for throughput)."""
         return sum(len(e.ids) for e in self.encode_many(texts))
@@ -93,6 +97,8 @@ def _byte_piece(tok: str) -> int | None:
 
 
 class HFBackend(Backend):
+    path: str | None = None  # the local folder it was loaded from (trained artifacts keep sweep/<size>/ there)
+
     def __init__(self, tokenizer, name: str, kind: str = "hf", info: dict | None = None):
         self.tok = tokenizer
         self.backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -112,6 +118,7 @@ class HFBackend(Backend):
         unk = getattr(tokenizer, "unk_token_id", None)
         self.unk_id = unk if isinstance(unk, int) else None
         self._piece_cache: dict[int, tuple[bytes | None, str]] = {}
+        self._kind_cache: dict[int, str] = {}
 
     def _piece(self, tid: int) -> tuple[bytes | None, str]:
         """(bytes the token stands for, its vocabulary string)."""
@@ -145,21 +152,40 @@ class HFBackend(Backend):
     def count_batch(self, texts: list[str]) -> int:
         return sum(len(e.ids) for e in self.backend.encode_batch(texts, add_special_tokens=False))
 
+    def _kind(self, tid: int) -> str:
+        hit = self._kind_cache.get(tid)
+        if hit is None:
+            b, tok = self._piece(tid)
+            if tid in self.special_ids and tid != self.unk_id:
+                hit = SPECIAL
+            elif tid == self.unk_id:
+                hit = UNK
+            elif _byte_piece(tok) is not None or not _whole_utf8(b):
+                hit = BYTE
+            else:
+                hit = NORMAL
+            self._kind_cache[tid] = hit
+        return hit
+
     def _convert(self, e) -> Encoded:
         kinds, labels, pieces = [], [], []
         for tid in e.ids:
             b, tok = self._piece(tid)
             labels.append(tok)
             pieces.append(b)
-            if tid in self.special_ids and tid != self.unk_id:
-                kinds.append(SPECIAL)
-            elif tid == self.unk_id:
-                kinds.append(UNK)
-            elif _byte_piece(tok) is not None or not _whole_utf8(b):
-                kinds.append(BYTE)
-            else:
-                kinds.append(NORMAL)
+            kinds.append(self._kind(tid))
         return Encoded(list(e.ids), [tuple(o) for o in e.offsets], kinds, labels, pieces)
+
+    def encode_for_metrics(self, texts: list[str]) -> list[Encoded]:
+        """ids, offsets and kinds only (what metrics.evaluate reads): the same kinds as encode_many, without the
+        per-token labels and bytes a display needs (a third of the held-out evaluation time)."""
+        kind = self._kind_cache
+        out = []
+        for e in self.backend.encode_batch(texts, add_special_tokens=False):
+            ids = e.ids
+            kinds = [kind[t] if t in kind else self._kind(t) for t in ids]
+            out.append(Encoded(ids, e.offsets, kinds))
+        return out
 
     def decode(self, enc: Encoded, text: str) -> str:
         return self.tok.decode(enc.ids, skip_special_tokens=False)
@@ -260,9 +286,27 @@ def kiwi():
             except ImportError:
                 raise UserError("Kiwi is not installed: pip install kiwipiepy kiwipiepy_model.",
                                 ko="Kiwi가 설치되어 있지 않습니다: pip install kiwipiepy kiwipiepy_model.") from None
-            import os
-            _KIWI = Kiwi(num_workers=min(4, os.cpu_count() or 1))
+            _KIWI = Kiwi(num_workers=kiwi_workers())
         return _KIWI
+
+
+def kiwi_workers() -> int:
+    """Kiwi's analysis threads: the cores this process may use, at most 8 (Kiwi needs at least 1 for its
+    batch API; 0 would mean single-threaded with no batches)."""
+    import os
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+def kiwi_map(texts: list[str], fn):
+    """fn(text, morphemes) for each text, in order, called as Kiwi's worker threads deliver each analysis (they go
+    on with the next texts meanwhile, so the caller's work on a result costs no analysis time)."""
+    k = kiwi()
+    with _KIWI_LOCK:
+        return [fn(t, toks) for t, toks in zip(texts, k.tokenize(texts))]
 
 
 def kiwi_tokens(texts: list[str]):
@@ -378,7 +422,10 @@ def load_hf(name_or_path: str, *, display: str | None = None, kind: str = "hf", 
                         ko=f"Hugging Face 토크나이저 '{name_or_path}'을(를) 불러올 수 없습니다: {why}. 인터넷 없이는 "
                            "이미 내려받은 토크나이저만 불러옵니다: 대신 로컬 폴더 경로를 주세요 (또는 인터넷이 될 때 "
                            "한 번 내려받으세요).") from None
-    return HFBackend(tok, display or name_or_path, kind, info)
+    backend = HFBackend(tok, display or name_or_path, kind, info)
+    if local.exists():
+        backend.path = str(local)
+    return backend
 
 
 def load(spec: str, ws=None) -> Backend:

@@ -13,6 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from state.i18n import both
 from workbench.config import StageConfig, param
 from workbench.errors import UserError
 from workbench.i18n import join, say
@@ -70,7 +71,7 @@ class CompareConfig(StageConfig):
 def compare(cfg: CompareConfig, ws=None, progress=None, should_stop=None) -> dict:
     from workbench.artifacts import corpus_splits
 
-    from . import backends
+    from . import backends, heldout
     from .metrics import evaluate, kiwi_reference, vocab_composition, word_spans
     from .sources import resolve_source
 
@@ -106,20 +107,41 @@ def compare(cfg: CompareConfig, ws=None, progress=None, should_stop=None) -> dic
         row["spec"] = spec
         if cfg.composition:
             row["composition"] = vocab_composition(ad)
-        trained_on = _training_paths(ad.info)
-        if trained_on & held_paths:
-            row["warning"] = say("the held-out text is part of this tokenizer's training corpus: figures are optimistic",
-                                 "평가용 글이 이 토크나이저의 학습 말뭉치에 들어 있습니다: 수치가 실제보다 좋게 나옵니다")
+        share = _trained_share(ad, texts, ws, held_paths, split)
+        if share is not None:
+            row["trained_share"] = share
+            if share >= heldout.TRAINED_WARN:
+                row["warning"] = both(say("{share:.0%} of the held-out text is in this tokenizer's training text: "
+                                     "figures are optimistic",
+                                     "평가용 글의 {share:.0%}가 이 토크나이저의 학습 글에 들어 있습니다: 수치가 실제보다 "
+                                     "좋게 나옵니다", share=share))
         if ad.info.get("algorithm"):
             row["algorithm"] = ad.info["algorithm"]
             row["pre_tokenization"] = (ad.info.get("settings") or {}).get("pre_tokenization")
+        row["sweep"] = _sweep_on_these_texts(ad, row, texts)
         rows.append(row)
     progress(len(loaded) + 1, len(loaded) + 1, say("done", "완료"))
-    return {"heldout": {**src.describe(), "split": split, "texts": len(texts),
-                        "words": sum(len(word_spans(t)) for t in texts),
-                        "characters": sum(len(t) for t in texts)},
+    held = {**src.describe(), "split": split, "texts": len(texts), "words": sum(len(word_spans(t)) for t in texts),
+            "characters": sum(len(t) for t in texts)}
+    return {"heldout": heldout.annotate(held),
             "kiwi_seconds": round(kiwi_seconds, 2) if reference is not None else None,
             "rows": rows, "definitions": DEFINITIONS}
+
+
+def _trained_share(ad, texts: list[str], ws, held_paths: set[str], split: str) -> float | None:
+    """Share of the held-out text that is in this tokenizer's training text (see heldout.py); None: unknown
+    (not trained here). When the training text is gone, a held-out file that was a training file counts as 1."""
+    from . import heldout
+    info = ad.info or {}
+    if not info.get("corpus"):
+        return None
+    hashes = heldout.training_hashes(info, ws)
+    if hashes is not None:
+        norm = (info.get("settings") or {}).get("normalization") or "NFC"
+        return heldout.trained_share(texts, norm, hashes)["trained_share"]
+    trained_on = _training_paths(info)
+    same_split = split == "train" or info["corpus"].get("kind") != "corpus"
+    return 1.0 if trained_on & held_paths and same_split else None
 
 
 def _training_paths(info: dict) -> set[str]:
@@ -131,6 +153,33 @@ def _training_paths(info: dict) -> set[str]:
     if corpus.get("path"):
         out.add(str(Path(corpus["path"]).resolve()))
     return out
+
+
+def _sweep_on_these_texts(ad, row: dict, texts: list[str]) -> list[dict]:
+    """Fertility against vocabulary size on *these* held-out texts: the tokenizer itself (the table's row) and,
+    for a workbench tokenizer trained with a sweep, each other size it saved (sweep/<size>/), measured the
+    same way. The sweep plot draws exactly these points, so it and the table are one measurement."""
+    from pathlib import Path
+
+    from .backends import load_hf
+    from .metrics import evaluate
+    points = []
+    if row.get("vocab_size") and row.get("fertility") is not None:
+        points.append({"vocab_size": row["vocab_size"], "fertility": row["fertility"],
+                       "chars_per_token": row.get("chars_per_token")})
+    folder = getattr(ad, "path", None)
+    for s in (ad.info or {}).get("sweep") or []:
+        rel = s.get("path")
+        if not folder or not rel or rel == "." or not (Path(folder) / rel / "tokenizer.json").is_file():
+            continue
+        try:
+            other = load_hf(str(Path(folder) / rel), display=f"{ad.name}@{s.get('vocab_size')}")
+        except UserError:
+            continue
+        ev = evaluate(other, texts, throughput=False)
+        points.append({"vocab_size": ev["vocab_size"], "fertility": ev["fertility"],
+                       "chars_per_token": ev["chars_per_token"]})
+    return sorted(points, key=lambda p: p["vocab_size"])
 
 
 def run(cfg: CompareConfig, ctx) -> dict:

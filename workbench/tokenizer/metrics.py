@@ -2,7 +2,8 @@
 
 Definitions (also shown in the UI):
 - word: a whitespace-separated piece of the text (an eojeol, 어절).
-- fertility: tokens per word = all tokens of the text / all words. Lower is shorter sequences.
+- fertility: tokens per word = all tokens of the text / all words. Lower is shorter sequences. Its standard
+  error (fertility_se) says how far it could move on another sample of texts like these (few texts: far).
 - chars (bytes) per token: characters (UTF-8 bytes) of the text, spaces included, per token.
 - UNK rate: share of tokens that are the unknown token (text the tokenizer cannot represent).
 - byte rate: share of tokens that are not whole characters: byte-fallback pieces <0xEA> and byte-level
@@ -90,10 +91,11 @@ LENGTH_BUCKETS = ("byte", "1", "2", "3", "4", "5+")
 def evaluate(backend: Backend, texts: list[str], reference: list[set[int]] | None = None,
              *, throughput: bool = True) -> dict:
     """Every corpus-level figure of one tokenizer on `texts` (see the module docstring)."""
-    n_words = sum(len(word_spans(t)) for t in texts)
+    words_per_text = [len(word_spans(t)) for t in texts]
+    n_words = sum(words_per_text)
     n_chars = sum(len(t) for t in texts)
     n_bytes = sum(len(t.encode("utf-8")) for t in texts)
-    encs: list[Encoded] = backend.encode_many(texts)
+    encs: list[Encoded] = backend.encode_for_metrics(texts)
     n_tok = sum(len(e.ids) for e in encs)
     kinds = Counter(k for e in encs for k in e.kinds)
     lengths: Counter = Counter()
@@ -117,6 +119,7 @@ def evaluate(backend: Backend, texts: list[str], reference: list[set[int]] | Non
         "words": n_words,
         "tokens": n_tok,
         "fertility": _r(n_tok / n_words if n_words else None),
+        "fertility_se": _r(ratio_se([len(e.ids) for e in encs], words_per_text), 4),
         "chars_per_token": _r(n_chars / n_tok if n_tok else None),
         "bytes_per_token": _r(n_bytes / n_tok if n_tok else None),
         "unk_rate": _r(kinds[UNK] / n_tok if n_tok else None, 5),
@@ -131,6 +134,17 @@ def evaluate(backend: Backend, texts: list[str], reference: list[set[int]] | Non
     if throughput:
         row["encode_mb_per_s"] = _r(encode_throughput(backend, texts, n_bytes), 2)
     return row
+
+
+def ratio_se(num: list[int], den: list[int]) -> float | None:
+    """Standard error of sum(num) / sum(den) over texts (the ratio estimator's linearization): how much the
+    figure would move on another sample of texts like these. None with fewer than two texts."""
+    n, total = len(num), sum(den)
+    if n < 2 or not total:
+        return None
+    r = sum(num) / total
+    var = sum((a - r * b) ** 2 for a, b in zip(num, den)) / (n - 1)
+    return (n * var) ** 0.5 / total
 
 
 def encode_throughput(backend: Backend, texts: list[str], n_bytes: int, min_seconds: float = 0.3) -> float | None:

@@ -22,6 +22,9 @@ from .train import ALGORITHMS, BYTE_FALLBACK, NORMALIZATION, PRE_TOKENIZATION, S
 
 HOLDOUT_EVERY = 100     # without held-out text, every 100th text is kept aside (not trained on)
 HOLDOUT_MAX = 2000
+SWEEP_DIR = "sweep"     # the sweep's other sizes inside the artifact: sweep/<size>/ (transformers folders)
+HELDOUT_FIGURES = ("fertility", "fertility_se", "chars_per_token", "bytes_per_token", "unk_rate", "byte_rate",
+                   "words_split")
 
 
 @dataclass
@@ -137,34 +140,44 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
         holdout_every = HOLDOUT_EVERY
 
     sizes = sorted(set(cfg.sweep) | {cfg.vocab_size})
-    read_share = 0.4 if st.pre_tokenization == "kiwi" else 0.15
-    ctx.progress(0, 1, say(f"reading {source.label}", f"{source.label} 읽는 중"))
-
-    if st.pre_tokenization == "kiwi":
-        what = say(f"reading {source.label} and marking Kiwi morpheme boundaries",
-                   f"{source.label} 읽고 Kiwi 형태소 경계를 표시하는 중")
-    else:
-        what = say(f"reading {source.label}", f"{source.label} 읽는 중")
+    kiwi_mode = st.pre_tokenization == "kiwi"
+    read_share = 0.08 if kiwi_mode else 0.15    # Kiwi: reading, then marking morpheme boundaries up to 0.4
+    mark_share = 0.32 if kiwi_mode else 0.0
+    what = say(f"reading {source.label}", f"{source.label} 읽는 중")
+    ctx.progress(0, 1, what)
 
     def reading(done, total):
         frac = min(1.0, done / total) if total else 0.0
         ctx.progress(read_share * frac, 1, what + f": {frac:.0%}")
 
+    marking = say("marking Kiwi morpheme boundaries in the distinct words", "서로 다른 어절마다 Kiwi 형태소 경계를 표시하는 중")
+
+    def kiwi_progress(done, total):
+        frac = min(1.0, done / total) if total else 0.0
+        ctx.progress(read_share + mark_share * frac, 1, marking + f": {frac:.0%}")
+
     prep = prepare(source, st, workdir, max_texts=cfg.max_texts or None, holdout_every=holdout_every,
-                   holdout_max=HOLDOUT_MAX, progress=reading, should_stop=stop)
+                   holdout_max=HOLDOUT_MAX, progress=reading, should_stop=stop, kiwi_progress=kiwi_progress)
+    read_share += mark_share
     if heldout_src is not None:
         heldout = list(heldout_src.texts(heldout_split, limit=HOLDOUT_MAX, unique=True))
         heldout_desc = {**heldout_src.describe(), "split": heldout_split}
     else:
         heldout = prep.heldout
         heldout_desc = {"kind": "holdback", "every": holdout_every, "note": "every 100th text of the corpus, not trained on"}
-    heldout_desc["texts"] = len(heldout)
+    # What the held-out figures rest on (texts, words) and whether that text is also training text.
+    from . import heldout as ho
+    heldout_desc.update(ho.describe(heldout))
+    heldout_desc.update(ho.trained_share(heldout, cfg.normalization, prep.line_hashes.array()))
+    if not prep.line_hashes.complete:
+        heldout_desc["checked_lines"] = prep.line_hashes.n
+    heldout_desc = ho.annotate(heldout_desc)
 
     from .train import check_vocab_size
     for s in sizes:  # every size is checked against this corpus's alphabet before any training starts
         check_vocab_size(st, prep, s, "vocab_size" if s == cfg.vocab_size else "sweep")
 
-    final, sweep_rows, train_seconds = None, [], 0.0
+    final, sweep_rows, train_seconds, others = None, [], 0.0, {}
     span = (0.95 - read_share) / len(sizes)
     for k, size in enumerate(sizes):
         base = read_share + k * span
@@ -177,11 +190,15 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
                                                                          label=label, s=s)))
         seconds = time.perf_counter() - t0
         fast = to_transformers(tok, st)
-        row = {"vocab_size": size, "actual_vocab_size": len(fast), "train_seconds": round(seconds, 2)}
+        # Every size is saved (the others under sweep/<size>), so a comparison can measure each one again
+        # on its own held-out text: the sweep plot and the comparison table are then one measurement.
+        row = {"vocab_size": size, "actual_vocab_size": len(fast), "train_seconds": round(seconds, 2),
+               "path": "." if size == cfg.vocab_size else f"{SWEEP_DIR}/{size}"}
+        if size != cfg.vocab_size:
+            others[size] = fast
         if heldout:
             ev = evaluate(HFBackend(fast, cfg.name), heldout, throughput=False)
-            row.update({k2: ev[k2] for k2 in ("fertility", "chars_per_token", "bytes_per_token", "unk_rate",
-                                              "byte_rate", "words_split")})
+            row.update({k2: ev[k2] for k2 in HELDOUT_FIGURES})
             ctx.metrics(size, {"heldout/fertility": ev["fertility"], "heldout/chars_per_token": ev["chars_per_token"],
                                "heldout/unk_rate": ev["unk_rate"], "heldout/byte_rate": ev["byte_rate"]}, flush=True)
         sweep_rows.append(row)
@@ -211,9 +228,9 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
         "training": {"lines": prep.lines, "characters": prep.chars, "bytes": prep.bytes,
                      "distinct_characters": len(prep.char_counts),
                      "alphabet_at_coverage": len(prep.alphabet(cfg.character_coverage)),
-                     "read_seconds": round(prep.seconds, 2), "train_seconds": round(train_seconds, 2)},
-        "heldout": {**heldout_desc, **{k: main_row.get(k) for k in ("fertility", "chars_per_token", "bytes_per_token",
-                                                                     "unk_rate", "byte_rate", "words_split")}},
+                     "read_seconds": round(prep.seconds, 2), "train_seconds": round(train_seconds, 2),
+                     **({"kiwi": prep.kiwi} if prep.kiwi else {})},
+        "heldout": {**heldout_desc, **{k: main_row.get(k) for k in HELDOUT_FIGURES}},
         "sweep": sweep_rows if len(sizes) > 1 else [],
         "config": cfg.to_dict(),
         "run": ctx.run_id,
@@ -222,11 +239,15 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
     if ws is None:
         out_dir = ctx.run_dir / "tokenizer"
         final.save_pretrained(str(out_dir))
+        for size, other in others.items():
+            other.save_pretrained(str(out_dir / SWEEP_DIR / str(size)))
         write_meta(out_dir, meta)
         art_id, path = None, out_dir
     else:
         staging = ws.staging_dir("tokenizer", cfg.name)
         final.save_pretrained(str(staging))
+        for size, other in others.items():
+            other.save_pretrained(str(staging / SWEEP_DIR / str(size)))
         spm_model = workdir / f"spm-{cfg.vocab_size}.model"
         if spm_model.is_file():
             shutil.copy(spm_model, staging / "spm.model")  # the original SentencePiece model, for spm users
@@ -238,8 +259,12 @@ def _train_and_save(cfg: TokenizerConfig, ctx, workdir) -> dict:
                            f"토크나이저 '{cfg.name}' 저장 완료 (어휘 {len(final):,}개)"))
     return {"artifact": art_id, "name": cfg.name, "path": str(path), "algorithm": st.algorithm,
             "vocab_size": len(final), "train_seconds": round(train_seconds, 2), "read_seconds": round(prep.seconds, 2),
-            "heldout_texts": len(heldout), "heldout_fertility": main_row.get("fertility"),
-            "heldout_chars_per_token": main_row.get("chars_per_token"), "sweep": sweep_rows if len(sizes) > 1 else []}
+            "heldout_texts": len(heldout), "heldout_words": heldout_desc["words"],
+            "heldout_fertility": main_row.get("fertility"), "heldout_fertility_se": main_row.get("fertility_se"),
+            "heldout_chars_per_token": main_row.get("chars_per_token"),
+            "heldout": {k: heldout_desc.get(k) for k in ("kind", "label", "spec", "split", "every", "texts", "words",
+                                                          "trained_share", "warnings") if k in heldout_desc},
+            "sweep": sweep_rows if len(sizes) > 1 else []}
 
 
 def _device(cfg) -> str:
