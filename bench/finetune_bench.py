@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from plain_loop import step_seconds  # noqa: E402 - bench/ is the script's folder
 DATA = ROOT.parent / "shared" / "data"
 
 
@@ -137,19 +138,9 @@ def plain_loop_tokens_per_s(cfg, base_path: str, prep, steps: int, threads: int)
                           scheduler_specific_kwargs={"min_lr_rate": cfg.min_lr_ratio})
     g = torch.Generator().manual_seed(cfg.seed)
     order = torch.randperm(len(items), generator=g).tolist()
-    model.train()
-    times = []
-    for step in range(steps):
-        t = time.perf_counter()
-        batch = collate([items[order[(step * cfg.batch_size + j) % len(order)]] for j in range(cfg.batch_size)])
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        loss.item()
-        times.append(time.perf_counter() - t)
+    times = step_seconds(model, lambda step: collate([items[order[(step * cfg.batch_size + j) % len(order)]]
+                                                      for j in range(cfg.batch_size)]),
+                         steps, opt, sched, cfg.grad_clip)
     return cfg.batch_size * mean_tokens / statistics.median(times[min(10, steps // 4):])
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from plain_loop import step_seconds  # noqa: E402 - bench/ is the script's folder
 
 
 def main() -> None:
@@ -83,19 +84,12 @@ def main() -> None:
                           scheduler_specific_kwargs={"min_lr_rate": cfg.min_lr_ratio})
     g = torch.Generator().manual_seed(cfg.seed)
     order = torch.randperm(len(ds), generator=g).tolist()
-    times = []
-    for step in range(args.steps):
-        t = time.perf_counter()
-        idx = [order[(step * args.batch + j) % len(order)] for j in range(args.batch)]
-        ids = torch.stack([ds[i]["input_ids"] for i in idx])
-        loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        loss.item()
-        times.append(time.perf_counter() - t)
+
+    def batch_at(step):
+        ids = torch.stack([ds[order[(step * args.batch + j) % len(order)]]["input_ids"] for j in range(args.batch)])
+        return {"input_ids": ids, "labels": ids}
+
+    times = step_seconds(model, batch_at, args.steps, opt, sched, cfg.grad_clip)
     plain_tps = args.batch * args.seq / statistics.median(times[args.warmup:])
 
     from workbench.arch import paper

@@ -577,8 +577,8 @@ def test_early_stopping_on_accuracy_keeps_the_best_trainable_weights():
     logged, events = [], []
     ctx = SimpleNamespace(is_main=True, should_stop=False, metrics=lambda s, v, flush=False: logged.append((s, v)),
                           progress=lambda *a, **k: None, event=lambda k, p: events.append((k, p)))
-    cb = FinetuneCallback(ctx, LoopRules(max_steps=20, eval_every=2, early_stopping=2, monitor="val/accuracy"),
-                          higher_is_better=True,
+    cb = FinetuneCallback(ctx, LoopRules(max_steps=20, eval_every=2, early_stopping=2, monitor="val/accuracy",
+                                         higher_is_better=True),
                           evaluate=lambda m: {"val/loss": 1.0, "val/accuracy": acc[int(m.weight[0, 0].item())]})
     state = SimpleNamespace(global_step=0)
     cb.on_train_begin(None, state, None)

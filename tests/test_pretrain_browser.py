@@ -49,7 +49,7 @@ def test_pretrain_tab_train_stop_resume(app_factory, page, tmp_path):
     assert "tiny-bpe" in page.locator("#pt-tokenizer input").input_value()
     # Start again: the same model name is refused at once (not after waiting its turn), the live run stays shown.
     page.locator("#pt-start").click()
-    page.locator("#pt-msg").get_by_text("이미 'lm-browser' 모델을 만드는 중").wait_for()
+    page.locator("#pt-msg").get_by_text("이미 'lm-browser' 모델").wait_for()
     assert len(ws.store.list_runs(stage="pretrain")) == 1
     panel.locator(".wb-run-header").get_by_text(run.id).wait_for()
     screenshot(page, "pretrain-reloaded")

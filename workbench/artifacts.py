@@ -138,6 +138,36 @@ def load_arch(folder: str | Path) -> dict:
 
 
 # -- references in configs ------------------------------------------------------------
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def output_name(ws, kind: str, name: str, *, overwrite: bool = False, run_id: str | None = None,
+                stage: str | None = None) -> str:
+    """Check the name an output artifact will get and return it (NFC, validated). Refused with a UserError: an
+    artifact of that kind and name that is not this run's own (unless overwrite), and, with `stage`, a queued or
+    running run of that stage that will make the same name (a submit-time check: Stage.precheck)."""
+    from state import check_name
+
+    from .errors import UserError
+    name = check_name(name, f"{kind} name")
+    if ws is None:
+        return name
+    existing = ws.store.get_artifact(kind=kind, name=name)
+    if existing is not None and not overwrite and (run_id is None or existing.run != run_id):
+        raise UserError(say("{a} {kind} named '{name}' already exists: choose another output_name, or tick overwrite",
+                            "'{name}' 이라는 {kind}이(가) 이미 있습니다. 다른 이름을 쓰거나 '같은 이름 덮어쓰기'를 "
+                            "켜세요", a=_article(kind), kind=kind_text(kind), name=name))
+    for run in ws.store.list_runs(stage=stage, status=("queued", "running"), limit=1000) if stage else []:
+        if run.id != run_id and (run.config or {}).get("output_name") == name and not overwrite:
+            raise UserError(say("run {id} ({status}) is already making {a} {kind} named '{name}': choose another "
+                                "output_name, or wait for it to end",
+                                "실행 {id} ({status}) 이(가) 이미 '{name}' {kind}을(를) 만드는 중입니다. 다른 이름을 "
+                                "쓰거나 그 실행이 끝나기를 기다리세요", id=run.id, status=run.status,
+                                a=_article(kind), kind=kind_text(kind), name=name))
+    return name
+
+
 def find(store, kinds: str | tuple[str, ...], ref: str, *, check_kind: bool = False):
     """The artifact a config value names: its id ("12" or "#12", any kind) or its name among `kinds`; None if
     there is none. check_kind: an id of another kind raises a UserError saying what it is (else the caller checks)."""

@@ -1,21 +1,15 @@
 """Held-out figures of a fine-tuned model and the Trainer callback of this stage.
 
-classification: loss, accuracy and macro-F1 (scikit-learn) over a split; sft: loss, perplexity and bits per
-byte over the answer tokens only (workbench.training.evaluation.heldout_loss, labels -100 on the prompt).
+classification: loss, accuracy and macro-F1 (scikit-learn) over a split; sft uses the shared
+workbench.training.evaluation.heldout_loss directly (labels -100 on the prompt: the answer tokens only).
 
-FinetuneCallback is the shared LiveCallback with three things this stage needs: early stopping on a figure
-where higher is better (accuracy, macro-F1), a best-weights snapshot of the *trainable* parameters only (a 4-bit
-base cannot round-trip through state_dict, and copying a whole base model per improvement wastes memory), and
-AdaLoRA's rank update after each optimizer step. It also logs the peak resident memory with the train metrics."""
+FinetuneCallback is the shared LiveCallback with this stage's progress line (accuracy) and AdaLoRA's rank update
+after each optimizer step."""
 from __future__ import annotations
 
-import math
-import resource
-import sys
 
 from ..i18n import say
-from ..training.callback import LiveCallback, LoopRules
-from ..training.evaluation import heldout_loss
+from ..training.callback import LiveCallback
 
 
 def classifier_eval(model, dataset, *, batch_size: int, collate, num_labels: int, bf16: bool = False,
@@ -50,66 +44,14 @@ def classifier_eval(model, dataset, *, batch_size: int, collate, num_labels: int
 
 
 def confusion(golds: list[int], preds: list[int], num_labels: int) -> list[list[int]]:
-    m = [[0] * num_labels for _ in range(num_labels)]
-    for g, p in zip(golds, preds):
-        m[g][p] += 1
-    return m
-
-
-def sft_eval(model, dataset, *, batch_size: int, collate, n_bytes: int, bf16: bool = False,
-             prefix: str = "val/") -> dict:
-    return heldout_loss(model, dataset, batch_size=batch_size, n_bytes=n_bytes, bf16=bf16, collate=collate,
-                        prefix=prefix)
-
-
-def peak_rss_mb() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 1024 / 1024 if sys.platform == "darwin" else r / 1024
+    """Rows: the true label, columns: the predicted one (scikit-learn's confusion matrix)."""
+    from sklearn.metrics import confusion_matrix
+    return confusion_matrix(golds, preds, labels=list(range(num_labels))).tolist()
 
 
 class FinetuneCallback(LiveCallback):
-    def __init__(self, ctx, rules: LoopRules, *, higher_is_better: bool = False, **kw):
-        self.keep = rules.keep_best
-        super().__init__(ctx, rules, **kw)
-        self.higher = higher_is_better
-        self.best = -math.inf if higher_is_better else math.inf
-
-    # -- early stopping in either direction, keeping only the trainable weights ----------------------------
-    def run_eval(self, model, step: int) -> dict:
-        self.last_eval = self.evaluate(model)
-        self.ctx.metrics(step, self.last_eval, flush=True)
-        rules = self.rules
-        if rules.early_stopping:
-            value = self.last_eval[rules.monitor]
-            better = value > self.best + 1e-4 if self.higher else value < self.best - 1e-4
-            if better:
-                self.best, self.best_step, self.bad_evals = value, step, 0
-                if self.keep:
-                    self.best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters()
-                                       if p.requires_grad}
-            else:
-                self.bad_evals += 1
-                if self.bad_evals >= rules.early_stopping and not self.ended_by:
-                    self.ended_by = "early_stopping"
-        return self.last_eval
-
-    def finish(self, model, step: int) -> dict:
-        restored = False
-        if self.ended_by == "early_stopping" and self.best_state is not None and self.best_step != step:
-            import torch
-            with torch.no_grad():
-                for n, p in model.named_parameters():
-                    if n in self.best_state:
-                        p.copy_(self.best_state[n].to(p.device))
-            self.ctx.event("note", {"step": step, "restored_step": self.best_step,
-                                    "text": f"restored the weights of step {self.best_step} "
-                                            f"({self.rules.monitor} {self.best:.4f})"})
-            restored = True
-        if restored or not self.last_eval or (self.ended_by is None and step % self.rules.eval_every):
-            self.last_eval = self.evaluate(model)
-            if not restored:
-                self.ctx.metrics(step, self.last_eval, flush=True)
-        return self.last_eval
+    """The shared callback (workbench/training/callback.py: early stopping in either direction, a snapshot of the
+    trainable weights only, peak memory) with this stage's progress line and AdaLoRA's rank update."""
 
     def progress_text(self, step: int):
         ev = self.last_eval or {}
@@ -121,19 +63,7 @@ class FinetuneCallback(LiveCallback):
                        n=self.rules.max_steps, v=ev["val/loss"])
         return say("step {s}/{n}", "{s}/{n} 스텝", s=step, n=self.rules.max_steps)
 
-    # -- memory, AdaLoRA ----------------------------------------------------------------------------------
-    def on_log(self, args, state, control, logs=None, **kw):
-        super().on_log(args, state, control, logs=logs, **kw)
-        if self.ctx.is_main and logs and "loss" in logs:
-            vals = {"sys/peak_rss_mb": peak_rss_mb()}
-            try:
-                import torch
-                if torch.cuda.is_available() and torch.cuda.is_initialized():
-                    vals["sys/cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
-            except Exception:  # noqa: BLE001
-                pass
-            self.ctx.metrics(state.global_step, vals)
-
+    # -- AdaLoRA reallocates its ranks after each optimizer step ------------------------------------------
     def on_optimizer_step(self, args, state, control, model=None, **kw):
         base = getattr(model, "base_model", None)
         if base is not None and hasattr(base, "update_and_allocate"):

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import read_meta, write_meta
+from ..artifacts import output_name, read_meta, write_meta
 from ..errors import UserError
 from ..i18n import say
 
@@ -107,24 +107,32 @@ def _stamp(folder: Path) -> float:
     return max((f.stat().st_mtime for f in files if f.is_file()), default=0.0)
 
 
-def load_finetuned(ref: str | Path, ws=None, *, task: str | None = None):
-    """(model in eval mode, tokenizer, meta, is_adapter) of an adapter or model folder; cached per folder."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
-
+def result_info(ref: str | Path, ws=None, *, task: str | None = None) -> dict:
+    """What a fine-tuned result is, without loading weights: {"folder", "meta", "is_adapter", "task"} where task is
+    "sequence-classification" or "causal-lm" (from workbench.json, else the config's architectures)."""
     folder, _ = _resolve_any(ref, ws)
     folder = Path(folder)
-    key = (str(folder), _stamp(folder), task)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
     meta = read_meta(folder)
-    is_adapter = (folder / "adapter_config.json").is_file()
     kind_task = meta.get("task") or task
     if kind_task not in ("sequence-classification", "causal-lm"):
         arch = json.loads((folder / "config.json").read_text()).get("architectures", [""]) if \
             (folder / "config.json").is_file() else [""]
         kind_task = "sequence-classification" if any("SequenceClassification" in a for a in arch) else "causal-lm"
+    return {"folder": folder, "meta": meta, "is_adapter": (folder / "adapter_config.json").is_file(),
+            "task": kind_task}
+
+
+def load_finetuned(ref: str | Path, ws=None, *, task: str | None = None):
+    """(model in eval mode, tokenizer, meta, is_adapter) of an adapter or model folder; cached per folder."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+    info = result_info(ref, ws, task=task)
+    folder, meta, is_adapter, kind_task = info["folder"], info["meta"], info["is_adapter"], info["task"]
+    key = (str(folder), _stamp(folder), task)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
     cls = AutoModelForSequenceClassification if kind_task == "sequence-classification" else AutoModelForCausalLM
     tok_dir = folder if any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")) else None
     if is_adapter:
@@ -234,7 +242,6 @@ def answer(ref: str | Path, prompts: list[str], *, adapter: bool = True, ws=None
 def merge_and_save(ws, adapter: str, name: str = "", *, overwrite: bool = False) -> dict:
     """Merge an adapter artifact into its base (`merge_and_unload`, the base loaded in full precision even for a
     QLoRA adapter) and publish the result as a plain `model` artifact. Returns {"artifact", "path", "name"}."""
-    from state import check_name
 
     from ..artifacts import resolve
     path, art = resolve(ws, "adapter", adapter, "adapter")
@@ -243,10 +250,7 @@ def merge_and_save(ws, adapter: str, name: str = "", *, overwrite: bool = False)
         raise UserError(say("{p} is not a PEFT adapter folder (no adapter_config.json)",
                             "{p} 은(는) PEFT 어댑터 폴더가 아닙니다 (adapter_config.json 없음)", p=str(path)))
     meta = read_meta(path)
-    name = check_name(name or f"{art.name if art else path.name}-merged", "model name")
-    if ws.store.get_artifact(kind="model", name=name) is not None and not overwrite:
-        raise UserError(f"a model named '{name}' already exists: choose another name, or tick overwrite",
-                        ko=f"'{name}' 이라는 모델이 이미 있습니다. 다른 이름을 쓰거나 '같은 이름 덮어쓰기'를 켜세요")
+    name = output_name(ws, "model", name or f"{art.name if art else path.name}-merged", overwrite=overwrite)
     _CACHE.clear()
     model, tok, meta, _ = load_finetuned(path, ws)
     merged = model.merge_and_unload()

@@ -202,29 +202,15 @@ class FinetuneConfig(ComputeSettings):
 def _precheck(cfg: FinetuneConfig, ws) -> None:
     """Before a run is queued: the base model exists, the data reads and has the columns and classes, and the
     output name is free (no artifact, no other active run)."""
-    from state import check_name
-
-    from ..errors import UserError
+    from ..artifacts import output_name
     from .model import resolve_base
     resolve_base(ws, cfg.base_model)
     from .data import is_hub_dataset
     if not is_hub_dataset(cfg.data, ws):  # a Hub dataset is read when the run starts (it may need the network)
         from .train import prepare_data
         prepare_data(cfg, ws, tokenizer=None)
-    if not cfg.output_name or cfg.overwrite:
-        return
-    name = check_name(cfg.output_name, "output name")
-    kind = cfg.output_kind
-    if ws.store.get_artifact(kind=kind, name=name) is not None:
-        raise UserError(f"an {kind} named '{name}' already exists: choose another output_name, or tick overwrite",
-                        ko=f"'{name}' 이라는 {'어댑터' if kind == 'adapter' else '모델'} 이(가) 이미 있습니다. 다른 결과 "
-                           "이름을 쓰거나 '같은 이름 덮어쓰기'를 켜세요")
-    for run in ws.store.list_runs(stage="finetune", status=("queued", "running"), limit=1000):
-        if (run.config or {}).get("output_name") == name:
-            raise UserError(f"run {run.id} ({run.status}) is already making an artifact named '{name}': choose another "
-                            "output_name, or wait for it to end",
-                            ko=f"실행 {run.id} ({run.status}) 이(가) 이미 '{name}' 산출물을 만드는 중입니다. 다른 결과 "
-                               "이름을 쓰거나 그 실행이 끝나기를 기다리세요")
+    if cfg.output_name:
+        output_name(ws, cfg.output_kind, cfg.output_name, overwrite=cfg.overwrite, stage="finetune")
 
 
 def _run(cfg, ctx):

@@ -22,12 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from state import check_name
-
-from ..artifacts import write_meta
+from ..artifacts import output_name, write_meta
 from ..errors import UserError
-from ..i18n import say
-from state.i18n import both
+from ..i18n import both, say
 from ..training import checkpoints, hardware, memory
 from ..training.arguments import schedule_arguments, shared_arguments
 from . import data as D
@@ -228,31 +225,13 @@ def gradient_check(model, batch: dict, *, after_eval: bool, method_name: str | N
                             "못하니 다른 방법을 고르거나 설정을 바꾸세요", n=len(trainable)))
 
 
-def _sample_answers(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int, seed: int) -> list[dict]:
-    import torch
-    model.eval()
-    out = []
-    dev = next(model.parameters()).device
-    with torch.no_grad(), torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
-        torch.manual_seed(seed)
-        for msgs in prompts:
-            user = [m for m in msgs if m["role"] != "assistant"][: max(1, len(msgs) - 1)]
-            text = D.render(tokenizer, user, add_generation_prompt=True)
-            ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(dev)
-            gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                 do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-            out.append({"prompt": user[-1]["content"],
-                        "text": tokenizer.decode(gen[0, ids.shape[1]:], skip_special_tokens=True)})
-    model.train()
-    return out
-
-
 def run(cfg: FinetuneConfig, ctx) -> dict:
     from transformers import Trainer, TrainingArguments
 
-    from ..training.callback import LoopRules
-    from ..training.sampling import record_samples
-    from .evaluate import FinetuneCallback, classifier_eval, confusion, peak_rss_mb, sft_eval
+    from ..training.callback import LoopRules, peak_rss_mb
+    from ..training.evaluation import heldout_loss
+    from ..training.sampling import generate_samples, record_samples
+    from .evaluate import FinetuneCallback, classifier_eval, confusion
 
     t_start = time.time()
     ws = ctx.ws
@@ -280,13 +259,10 @@ def run(cfg: FinetuneConfig, ctx) -> dict:
                              "with the result)", "기본 토크나이저에 채팅 템플릿이 없어 '### 질문 / ### 답변' 템플릿을 씁니다 "
                                                  "(결과와 함께 저장)"))
     kind = cfg.output_kind
-    name = check_name(cfg.output_name or ctx.run_id or "finetuned", "output name")
+    name = output_name(ws, kind, cfg.output_name or ctx.run_id or "finetuned", overwrite=cfg.overwrite,
+                       run_id=ctx.run_id)
     existing = ws.store.get_artifact(kind=kind, name=name) if ws else None
     own = existing is not None and existing.run == ctx.run_id
-    if existing is not None and not (cfg.overwrite or own):
-        raise UserError(f"an {kind} named '{name}' already exists: choose another output_name, or tick overwrite",
-                        ko=f"'{name}' 이라는 {'어댑터' if kind == 'adapter' else '모델'} 이(가) 이미 있습니다. 다른 결과 "
-                           "이름을 쓰거나 '같은 이름 덮어쓰기'를 켜세요")
     prep = prepare_data(cfg, ws)
     notes += prep.notes
     enc = encode(cfg, prep, tokenizer)
@@ -351,12 +327,15 @@ def run(cfg: FinetuneConfig, ctx) -> dict:
     else:
         def evaluate(m, ds=val_ds, prefix="val/", **kw) -> dict:
             nb = enc.answer_bytes["validation" if prefix == "val/" else "test"]
-            return sft_eval(m, ds, batch_size=bs_eval, collate=collate, n_bytes=nb, bf16=hw.bf16, prefix=prefix)
+            return heldout_loss(m, ds, batch_size=bs_eval, collate=collate, n_bytes=nb, bf16=hw.bf16, prefix=prefix)
     has_val = len(val_ds) > 0
     sample_prompts = prep.rows["validation"][:3] or prep.rows["train"][:3]
 
     def samples(m, step: int) -> list[dict]:
-        out = _sample_answers(m, tokenizer, sample_prompts, max_new_tokens=cfg.sample_tokens, seed=cfg.seed)
+        users = [[x for x in msgs if x["role"] != "assistant"][: max(1, len(msgs) - 1)] for msgs in sample_prompts]
+        out = generate_samples(m, tokenizer, [D.render(tokenizer, u, add_generation_prompt=True) for u in users],
+                               max_new_tokens=cfg.sample_tokens, seed=cfg.seed, greedy=True,
+                               shown=[u[-1]["content"] for u in users])
         record_samples(ctx, step, out)
         return out
 
@@ -364,8 +343,8 @@ def run(cfg: FinetuneConfig, ctx) -> dict:
     rules = LoopRules(max_steps=max_steps, eval_every=cfg.eval_every if has_val else 10**9,
                       sample_every=cfg.sample_every if cfg.task == "sft" else 0,
                       early_stopping=cfg.early_stopping if has_val else 0, max_minutes=cfg.max_minutes,
-                      monitor=monitor)
-    live = FinetuneCallback(ctx, rules, higher_is_better=higher,
+                      monitor=monitor, higher_is_better=higher)
+    live = FinetuneCallback(ctx, rules,
                             evaluate=evaluate if has_val else (lambda m: {}),
                             sample=samples if cfg.task == "sft" and cfg.sample_every else None,
                             tokens_per_step=tokens_per_step, world=hw.world)

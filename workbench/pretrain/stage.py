@@ -76,26 +76,13 @@ class PretrainConfig(ComputeSettings):
 
 def _precheck(cfg: PretrainConfig, ws) -> None:
     """Before a run is queued: its inputs exist and its model name is free (no artifact, no other active run)."""
-    from state import check_name
-
-    from ..artifacts import resolve
-    from ..errors import UserError
+    from ..artifacts import output_name, resolve
     resolve(ws, "corpus", cfg.corpus, "corpus")
     resolve(ws, "tokenizer", cfg.tokenizer, "tokenizer")
     if cfg.arch_artifact:
         resolve(ws, "arch", cfg.arch_artifact, "architecture")
-    if not cfg.output_name or cfg.overwrite:
-        return
-    name = check_name(cfg.output_name, "model name")
-    if ws.store.get_artifact(kind="model", name=name) is not None:
-        raise UserError(f"a model named '{name}' already exists: choose another output_name, or tick overwrite",
-                        ko=f"'{name}' 이라는 모델이 이미 있습니다. 다른 모델 이름을 쓰거나 '같은 이름 덮어쓰기'를 켜세요")
-    for run in ws.store.list_runs(stage="pretrain", status=("queued", "running"), limit=1000):
-        if (run.config or {}).get("output_name") == name:
-            raise UserError(f"run {run.id} ({run.status}) is already making a model named '{name}': choose another "
-                            "output_name, or wait for it to end",
-                            ko=f"실행 {run.id} ({run.status}) 이(가) 이미 '{name}' 모델을 만드는 중입니다. 다른 모델 "
-                               "이름을 쓰거나 그 실행이 끝나기를 기다리세요")
+    if cfg.output_name:
+        output_name(ws, "model", cfg.output_name, overwrite=cfg.overwrite, stage="pretrain")
 
 
 def _run(cfg, ctx):

@@ -14,11 +14,9 @@ from __future__ import annotations
 import logging
 import shutil
 
-from state import check_name
-
 from ..arch import paper
 from ..arch.families import ArchConfig, build_model, hf_config
-from ..artifacts import load_arch, load_tokenizer, resolve, write_meta
+from ..artifacts import load_arch, load_tokenizer, output_name, resolve, write_meta
 from ..errors import UserError
 from ..training import checkpoints, hardware, memory
 from ..training.arguments import schedule_arguments, shared_arguments
@@ -66,12 +64,10 @@ def run(cfg: PretrainConfig, ctx) -> dict:
                         "lower seq_len or raise the context",
                         ko=f"시퀀스 길이 {cfg.seq_len} 이(가) 아키텍처의 문맥 길이 {arch.context} 보다 깁니다. "
                            "seq_len 을 줄이거나 문맥 길이를 늘리세요")
-    name = check_name(cfg.output_name or ctx.run_id or "model", "model name")
+    name = output_name(ws, "model", cfg.output_name or ctx.run_id or "model", overwrite=cfg.overwrite,
+                       run_id=ctx.run_id)
     existing = ws.store.get_artifact(kind="model", name=name) if ws else None
     own = existing is not None and existing.run == ctx.run_id
-    if existing is not None and not (cfg.overwrite or own):
-        raise UserError(f"a model named '{name}' already exists: choose another output_name, or tick overwrite",
-                        ko=f"'{name}' 이라는 모델이 이미 있습니다. 다른 모델 이름을 쓰거나 '같은 이름 덮어쓰기'를 켜세요")
 
     ckpt_dir = ctx.run_dir / "checkpoints"
     resume_from = checkpoints.resume_point(ctx, ckpt_dir)

@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from state.i18n import both
+from workbench.i18n import both
 from workbench.config import StageConfig, param
 from workbench.errors import UserError
 from workbench.i18n import join, say

@@ -14,7 +14,7 @@ comparison reads a tokenizer's training source again, see `training_hashes`).
 from __future__ import annotations
 
 import threading
-from state.i18n import both
+from workbench.i18n import both
 from workbench.i18n import Text, say
 
 MIN_TEXTS = 30

@@ -315,15 +315,8 @@ class _PieceModel:
             j = back[j]
             if j > 0 and not word[j - 1].isspace() and not word[j].isspace():
                 cuts.append(j)
-        if not cuts:
-            return word
         cuts.reverse()
-        parts, prev = [], 0
-        for c in cuts:
-            parts.append(word[prev:c])
-            prev = c
-        parts.append(word[prev:])
-        return MARK.join(parts)
+        return _join_at(word, cuts)
 
 
 def _marked_word(word: str, toks) -> str:
@@ -341,14 +334,15 @@ def _marked_word(word: str, toks) -> str:
             inside.update(range(a + 1, b))
     n = len(word)
     cuts = sorted(c for c in marks - inside if 0 < c < n and not word[c - 1].isspace() and not word[c].isspace())
+    return _join_at(word, cuts)
+
+
+def _join_at(word: str, cuts: list[int]) -> str:
+    """The word with MARK inserted at each (ascending) cut position."""
     if not cuts:
         return word
-    parts, prev = [], 0
-    for c in cuts:
-        parts.append(word[prev:c])
-        prev = c
-    parts.append(word[prev:])
-    return MARK.join(parts)
+    bounds = [0, *cuts, len(word)]
+    return MARK.join(word[a:b] for a, b in zip(bounds, bounds[1:]))
 
 
 def min_vocab_size(st: Settings, prep: Prepared) -> tuple[int, Text]:

@@ -18,8 +18,14 @@ class LoopRules:
     sample_every: int = 0           # generate samples every N steps (0 = never)
     early_stopping: int = 0         # evaluations without improvement before ending (0 = off)
     max_minutes: float = 0.0        # time budget (0 = none)
-    monitor: str = "val/loss"       # what early stopping watches (lower is better)
+    monitor: str = "val/loss"       # what early stopping watches
+    higher_is_better: bool = False  # True for accuracy or macro-F1
     keep_best: bool = True          # with early stopping: end with the weights of the best evaluation
+
+    def better(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        return value > best + 1e-4 if self.higher_is_better else value < best - 1e-4
 
 
 def _any_rank(flag: bool, world: int) -> bool:
@@ -32,6 +38,36 @@ def _any_rank(flag: bool, world: int) -> bool:
     t = torch.tensor([1.0 if flag else 0.0])
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
     return bool(t.item())
+
+
+def trainable_snapshot(model) -> dict:
+    """A CPU copy of the parameters that train (all of them for pretraining, the adapter and head for PEFT): a
+    4-bit base cannot round-trip through state_dict, and copying a frozen base per improvement wastes memory."""
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def restore_snapshot(model, snapshot: dict) -> None:
+    import torch
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n in snapshot:
+                p.copy_(snapshot[n].to(p.device))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far."""
+    import resource
+    import sys
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 / 1024 if sys.platform == "darwin" else r / 1024
+
+
+def memory_metrics() -> dict:
+    out = {"sys/peak_rss_mb": peak_rss_mb()}
+    import torch
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        out["sys/cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
 
 
 class LiveCallback(TrainerCallback):
@@ -48,7 +84,7 @@ class LiveCallback(TrainerCallback):
         self.t_last = None
         self.step_last = 0
         self.excluded = 0.0  # seconds spent evaluating/sampling since the last log (not training throughput)
-        self.best = float("inf")
+        self.best: float | None = None
         self.best_step: int | None = None
         self.best_state: dict | None = None
         self.bad_evals = 0
@@ -100,6 +136,7 @@ class LiveCallback(TrainerCallback):
                 if self.flops_per_token and self.peak_flops:
                     vals["train/mfu"] = tps * self.flops_per_token / (self.peak_flops * self.world)
             vals["train/tokens"] = state.global_step * self.tokens_per_step
+        vals.update(memory_metrics())
         self.ctx.metrics(state.global_step, vals)
         self.t_last, self.step_last, self.excluded = now, state.global_step, 0.0
 
@@ -111,10 +148,10 @@ class LiveCallback(TrainerCallback):
         rules = self.rules
         if rules.early_stopping:
             value = self.last_eval[rules.monitor]
-            if value < self.best - 1e-4:
+            if rules.better(value, self.best):
                 self.best, self.best_step, self.bad_evals = value, step, 0
                 if rules.keep_best:
-                    self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                    self.best_state = trainable_snapshot(model)
             else:
                 self.bad_evals += 1
                 if self.bad_evals >= rules.early_stopping and not self.ended_by:
@@ -132,7 +169,7 @@ class LiveCallback(TrainerCallback):
         sure the returned evaluation describes the weights that are saved. Returns that evaluation."""
         restored = False
         if self.ended_by == "early_stopping" and self.best_state is not None and self.best_step != step:
-            model.load_state_dict(self.best_state)
+            restore_snapshot(model, self.best_state)
             self.ctx.event("note", {"step": step, "restored_step": self.best_step,
                                     "text": f"restored the weights of step {self.best_step} "
                                             f"({self.rules.monitor} {self.best:.4f})"})

@@ -12,25 +12,28 @@ def hangul_ratio(text: str) -> float:
     return sum(1 for c in letters if HANGUL.match(c)) / len(letters) if letters else 0.0
 
 
-def generate_samples(model, tokenizer, prompts: list[str], *, max_new_tokens: int, seed: int,
-                     top_k: int = 50, temperature: float = 0.8) -> list[dict]:
-    """One sampled continuation per prompt, reproducible (its own seed; the training RNG is left untouched)."""
+def generate_samples(model, tokenizer, prompts: list[str], *, max_new_tokens: int, seed: int, top_k: int = 50,
+                     temperature: float = 0.8, greedy: bool = False, shown: list[str] | None = None) -> list[dict]:
+    """One continuation per prompt, reproducible (its own seed; the training RNG is left untouched). prompts are
+    the texts the model reads (for a chat model: rendered through its chat template); shown, what the panel
+    displays as the prompt (default: the prompt itself)."""
     import torch
 
     model.eval()
     out = []
     dev = next(model.parameters()).device
+    sample = {} if greedy else {"top_k": top_k, "temperature": temperature}
     with torch.no_grad(), torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
         torch.manual_seed(seed)
-        for prompt in prompts:
+        for i, prompt in enumerate(prompts):
             enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(dev)
             if enc["input_ids"].shape[1] == 0:
                 continue
-            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, top_k=top_k,
-                                 temperature=temperature, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=not greedy, **sample,
+                                 pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
                                  eos_token_id=tokenizer.eos_token_id)
             text = tokenizer.decode(gen[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-            out.append({"prompt": prompt, "text": text})
+            out.append({"prompt": shown[i] if shown else prompt, "text": text})
     model.train()
     return out
 
