@@ -1,0 +1,70 @@
+"""The Fine-tune tab as a person uses it: pick the pretrained model and the bundled sentiment data, preview it,
+count what LoRA trains, train a few steps with the live chart, try a sentence next to the base with the adapter
+off, and merge the adapter into a plain model."""
+import re
+
+from conftest import screenshot, wait_for
+from fixtures import make_tokenizer
+from state import Workspace
+
+
+def publish_tiny_model(ws, name="tiny-base"):
+    """A 1-layer Llama with the project's tokenizer, published as a `model` artifact (what Pretrain makes)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    tok_id = make_tokenizer(ws)
+    tok = AutoTokenizer.from_pretrained(ws.store.get_artifact(tok_id).path)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    staging = ws.staging_dir("model", name)
+    LlamaForCausalLM(cfg).save_pretrained(staging)
+    tok.save_pretrained(staging)
+    return ws.publish(staging, "model", name, parents=[tok_id], meta={"stage": "pretrain"})
+
+
+def test_finetune_tab_lora_train_try_merge(app_factory, page, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    publish_tiny_model(ws)
+    app = app_factory(ws.root)
+    page.goto(app.url)
+    page.get_by_role("tab", name="5. 미세조정").click()
+    assert "tiny-base" in page.locator("#ft-base input").input_value(), "the newest model is preselected"
+    page.locator("#ft-preview").click()
+    preview = page.locator("#ft-preview-out")
+    preview.get_by_text("클래스").wait_for()  # the bundled team-written sentiment sample, with its classes
+    page.locator("#ft-count").click()
+    trainable = page.locator("#ft-trainable")
+    trainable.get_by_text("학습할 파라미터").wait_for()
+    share = float(re.search(r"\(([\d.]+)%\)", trainable.inner_text()).group(1))
+    assert 0 < share < 100, "LoRA trains a small share of the model"
+    page.get_by_text("학습 설정").click()
+    page.get_by_label("결과 이름").fill("ft-lora")
+    page.get_by_label("최대 스텝", exact=True).fill("30")
+    page.get_by_label("검증 주기(스텝)").fill("10")
+    page.get_by_label("배치 크기").fill("8")
+    page.locator("#ft-start").click()
+    run = wait_for(lambda: (r := ws.store.list_runs(stage="finetune")) and r[0], 30, what="a run")
+    panel = page.locator(".wb-jobpanel").filter(visible=True).first
+    panel.locator(".wb-run-header").get_by_text(run.id).wait_for()
+    panel.locator(".wb-metrics-plot .scatterlayer .trace path.js-line").first.wait_for(timeout=180_000)
+    run = wait_for(lambda: (r := ws.store.get_run(run.id)).status not in ("queued", "running") and r, 300,
+                   what="the run to end")
+    assert run.status == "succeeded", run.error
+    names = {m["name"] for m in ws.store.metrics(run.id)}
+    assert {"train/loss", "val/loss", "val/accuracy", "val/macro_f1"} <= names
+    screenshot(page, "finetune-trained")
+
+    page.get_by_text("목록 새로 고침").click()
+    page.locator("#ft-result input").click()
+    page.get_by_role("option", name=re.compile("ft-lora")).first.click()
+    page.locator("#ft-try-text textarea").fill("정말 재미있고 감동적인 영화였어요")
+    page.locator("#ft-try").click()
+    out = page.locator("#ft-try-out")
+    out.get_by_text("기본 모델 (어댑터 끔)").wait_for(timeout=60_000)
+    assert "미세조정" in out.inner_text() and "%" in out.inner_text()
+    page.locator("#ft-merge").click()
+    page.locator("#ft-merge-msg").get_by_text("병합한 모델").wait_for(timeout=60_000)
+    assert ws.store.get_artifact(kind="model", name="ft-lora-merged") is not None
+    screenshot(page, "finetune-try-merge")
