@@ -108,7 +108,7 @@ def build_app(ctx):
                 ui.reg(ui.lang_box, label="language")
         ui.reg(gr.Markdown(pick(COMING, ui.lang), elem_id="wb-coming"), value=COMING)
         with gr.Tabs():
-            number = 0
+            number, tabs = 0, {}
             for module, label, is_stage in TABS:
                 try:
                     mod = importlib.import_module(module)
@@ -119,12 +119,18 @@ def build_app(ctx):
                 if is_stage:
                     number += 1
                     label = (f"{number}. {label[0]}", f"{number}. {label[1]}")
-                with gr.Tab(pick(label, ui.lang), id=module.split(".")[-1]) as tab:
+                ui.tab = module.split(".")[-1]
+                ui.first_tab = ui.first_tab or ui.tab
+                with gr.Tab(pick(label, ui.lang), id=ui.tab) as tab:
                     on_open = mod.build(ctx)
+                tabs[ui.tab] = tab
                 ui.reg(tab, label=label)
-                if on_open:  # (fn, inputs, outputs): refresh pickers with what other tabs made meanwhile
-                    tab.select(*on_open, queue=False)
-        ui.wire_switch()
+                if on_open:  # (fn, inputs, outputs[, then]): refresh pickers with what other tabs made meanwhile,
+                    opened = tab.select(*on_open[:3], queue=False)  # then, queued, what may be slow to render
+                    for then in on_open[3:]:
+                        opened.then(*then)
+        ui.wire_switch(tabs)
+        ui.wire_timers(tabs)
         for fn, inputs, outputs in ctx.loaders:  # each page load: forms show what the person last ran
             demo.load(fn, inputs, outputs, queue=False, show_progress="hidden")
     return demo

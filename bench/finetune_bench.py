@@ -39,19 +39,23 @@ def _emit(obj: dict) -> None:
     _STDOUT.flush()
 
 
-def pretrain_base(ws, args) -> str:
-    """A small Llama pretrained on raw reviews with the workbench's pretrain stage (a `model` artifact)."""
+def pretrain_base(ws, args, held_out: set[str]) -> str:
+    """A small Llama pretrained on raw reviews with the workbench's pretrain stage (a `model` artifact); reviews
+    identical to a validation or test review of the fine-tuning split are left out (held_out)."""
     from workbench.artifacts import write_corpus_split
     from workbench.pretrain.stage import PretrainConfig
     from workbench.pretrain.train import run as pretrain_run
     from workbench.runtime import RunContext
     from workbench.tokenizer.quick import quick_bpe
 
-    lines = []
+    lines, skipped = [], 0
     with gzip.open(DATA / "pretrain" / "nsmc_raw_reviews_no_test.txt.gz", "rt", encoding="utf-8") as f:
         for ln in f:
-            if len(ln.strip()) >= 5:
-                lines.append(ln.strip())
+            ln = ln.strip()
+            if ln in held_out:
+                skipped += 1
+            elif len(ln) >= 5:
+                lines.append(ln)
             if len(lines) >= args.pretrain_lines:
                 break
     stg = ws.staging_dir("corpus", "reviews")
@@ -69,15 +73,15 @@ def pretrain_base(ws, args) -> str:
         "output_name=base"])
     rid = ws.store.create_run("pretrain", cfg.to_dict(), status="running")
     out = pretrain_run(cfg, RunContext(ws, rid, "pretrain"))
-    return out["model_path"], out.get("val_loss")
+    return out["model_path"], out.get("val_loss"), {"lines": len(lines), "held_out_lines_left_out": skipped}
 
 
-def run_method(ws_root: Path, method: str, common: list[str]) -> dict:
+def run_method(ws_root: Path, method: str, common: list[str], full_lr: float) -> dict:
     """One fine-tune through the CLI, in its own process (its peak RSS is its own)."""
     cmd = [sys.executable, "-m", "workbench", "finetune", "--workspace", str(ws_root)]
     extra = [f"method={method}", f"output_name=nsmc-{method}"]
     if method == "full":
-        extra.append("lr=1e-4")
+        extra.append(f"lr={full_lr}")
     for item in common + extra:
         cmd += ["--set", item]
     t0 = time.perf_counter()
@@ -161,8 +165,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--pretrain-steps", type=int, default=300)
     ap.add_argument("--pretrain-lines", type=int, default=60_000)
+    ap.add_argument("--pretrain-lr", type=float, default=3e-3)
+    ap.add_argument("--pretrain-batch", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=2e-3, help="learning rate of the adapter methods")
+    ap.add_argument("--full-lr", type=float, default=1e-4, help="learning rate of full fine-tuning")
     ap.add_argument("--vocab", type=int, default=4000)
     ap.add_argument("--methods", default="lora,dora,waveft,full")
     ap.add_argument("--base", default="", help="a base model folder to reuse (skips pretraining)")
@@ -179,23 +189,26 @@ def main() -> None:
     t_all = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="finetune-bench-"))
     ws = Workspace(tmp / "ws")
+    common = [ f"data={nsmc}", "label_names=부정,긍정", f"max_rows={args.train_rows}",
+              f"max_eval_rows={args.test_rows}", "val_fraction=0.02", "test_fraction=0.02", "seed=13",
+              f"batch_size={args.batch}", f"max_steps={args.steps}", "warmup_steps=10", f"lr={args.lr}",
+              f"eval_every={max(1, args.steps // 3)}", f"save_every={10 * args.steps}", "max_length=64",
+              f"threads={args.threads}", "lora_rank=8", "waveft_n_frequency=1024", "weight_decay=0.0"]
+    # exactly the split every method trains and is scored on (the base model does not matter to it)
+    prep = prepare_data(FinetuneConfig.load(sets=common + ["base_model=none"]), ws)
+    baseline = tfidf_baseline(prep)
     t0 = time.perf_counter()
     if args.base:
         from workbench.artifacts import read_meta
         base_path, base_val = args.base, (read_meta(args.base).get("metrics") or {}).get("val/loss")
+        pre_data = {"reused": args.base}
     else:
-        base_path, base_val = pretrain_base(ws, args)
+        held = {r["text"].strip() for split in ("validation", "test") for r in prep.rows[split]}
+        base_path, base_val, pre_data = pretrain_base(ws, args, held)
     pretrain_s = time.perf_counter() - t0
-
-    common = [f"base_model={base_path}", f"data={nsmc}", "label_names=부정,긍정", f"max_rows={args.train_rows}",
-              f"max_eval_rows={args.test_rows}", "val_fraction=0.02", "test_fraction=0.02", "seed=13",
-              f"batch_size={args.batch}", f"max_steps={args.steps}", "warmup_steps=10", "lr=2e-3",
-              f"eval_every={max(1, args.steps // 3)}", f"save_every={10 * args.steps}", "max_length=64",
-              f"threads={args.threads}", "lora_rank=8", "waveft_n_frequency=1024", "weight_decay=0.0"]
+    common.insert(0, f"base_model={base_path}")
     cfg = FinetuneConfig.load(sets=common)
-    prep = prepare_data(cfg, ws)  # exactly the split every method trains and is scored on
-    baseline = tfidf_baseline(prep)
-    results = [run_method(ws.root, m, common) for m in args.methods.split(",")]
+    results = [run_method(ws.root, m, common, args.full_lr) for m in args.methods.split(",")]
 
     # Trainer vs a plain loop, back to back in this process (twice each, alternating: the machine is shared)
     steps = min(args.steps, 80)
@@ -207,10 +220,13 @@ def main() -> None:
     wb_tps, plain_tps = max(wb), max(plain)
     _emit({"bench": "finetune", "data": "NSMC train.tsv", "split": prep.sizes(), "seed": 13,
            "base": {"family": "llama", "depth": args.depth, "width": args.width, "pretrain_steps": args.pretrain_steps,
-                    "pretrain_lines": args.pretrain_lines, "pretrain_val_loss": base_val,
-                    "pretrain_s": round(pretrain_s, 1),
-                    "caveat": "pretraining text (NSMC raw crawl) holds the train reviews unlabeled"},
-           "steps": args.steps, "batch": args.batch, "threads": args.threads,
+                    "heads": args.heads, "seq_len": args.seq_len, "batch": args.pretrain_batch,
+                    "lr": args.pretrain_lr, "vocab": args.vocab, "pretrain_text": pre_data,
+                    "pretrain_val_loss": base_val, "pretrain_s": round(pretrain_s, 1),
+                    "caveat": "pretraining text (NSMC raw crawl) holds the train reviews unlabeled; reviews identical "
+                              "to a validation/test review were left out"},
+           "steps": args.steps, "batch": args.batch, "lr": args.lr, "full_lr": args.full_lr,
+           "threads": args.threads,
            "methods": results, "tfidf_char_logreg": baseline,
            "trainer_vs_plain_loop": {"method": "lora", "steps": steps, "workbench_tokens_per_s": round(wb_tps, 1),
                                      "plain_peft_loop_tokens_per_s": round(plain_tps, 1),

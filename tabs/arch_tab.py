@@ -344,7 +344,7 @@ def build(ctx: AppContext):
                               elem_id="arch-race-table")
     notes = gr.Markdown(elem_id="arch-notes")
     seen = gr.State("")
-    timer = gr.Timer(2.5)
+    timer = ui.timer(2.5)
 
     # 6. learn
     ui.md(T["learn"])

@@ -259,7 +259,7 @@ def build(ctx: AppContext):
         regen = ui.button(T["regen"], size="sm", elem_id="chat-regen")
         clear = ui.button(T["clear"], size="sm", elem_id="chat-clear")
     engine_md = gr.Markdown(engine_markdown(ctx, ui.lang), elem_id="chat-engine")
-    timer = gr.Timer(15)
+    timer = ui.timer(15)
 
     # -- handlers ----------------------------------------------------------------------------------
     def chosen(a, b, two):
@@ -365,7 +365,10 @@ def build(ctx: AppContext):
                     notes.append(notice_text(g.notices[shown[col]:], lang, label_of(col)))
                     shown[col] = len(g.notices)
             now = time.monotonic()
-            if piece is None or now - last > 0.05:  # at most ~20 screen updates a second
+            # at most ~20 screen updates a second, fewer as the replies grow: the browser re-renders a whole reply
+            # at each update, and a long one re-rendered 20 times a second froze the page (Stop could not be clicked)
+            chars = sum(len(hists[c][-1]["content"]) for c, _ in gens)
+            if piece is None or now - last > 0.05 + chars / 40_000:
                 last = now
                 yield outputs_now(hists[0], hists[1], lang, "\n".join(errors + notes + failures) or "")
         yield outputs_now(hists[0], hists[1], lang, "\n".join(errors + notes + failures))

@@ -122,7 +122,7 @@ class JobPanel:
                                          elem_classes=["wb-log"]), label="log")
             self.cmd = ui.reg(gr.Textbox(label=ui.t("command"), interactive=False, buttons=["copy"], max_lines=3,
                                          elem_classes=["wb-cmd"]), label="command")
-            self.timer = gr.Timer(every)
+            self.timer = ui.timer(every)
         lang = ui.lang_box
         self.timer.tick(self.refresh, [self.run_id, lang, self._seen],
                         [self.header, self.plot, self.samples, self.log, self.cmd, self._seen, self.note],
@@ -152,6 +152,8 @@ class JobPanel:
         n = store.metric_count(run.id)
         n_events = len(store.events(run.id, kind="sample", limit=1))
         key = f"{run.id}:{n}:{n_events}:{run.status}"
+        if key == seen and run.status not in ("queued", "running"):  # an ended run shown already: only the header
+            return header, gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen, gr.skip()
         if key == seen:
             plot = samples = gr.skip()
         else:

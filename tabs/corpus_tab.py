@@ -442,7 +442,7 @@ def build(ctx: AppContext):
                            label=T["overwrite"])
         save_btn = ui.button(T["save"], variant="primary", elem_id="corpus-save", scale=1)
     save_msg = gr.Markdown(elem_id="corpus-save-msg")
-    timer = gr.Timer(2.0)
+    timer = ui.timer(2.0)
 
     # -- handlers ----------------------------------------------------------------------------
     explore_outputs = [explore_title, counts, explore_plot, samples]

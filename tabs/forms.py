@@ -124,7 +124,10 @@ class ConfigForm:
             with gr.Row():
                 for fi in fis[i:i + columns]:
                     w = _widget(fi, cfg.get(fi.path), lang)
-                    self.ctx.ui.reg(w, **field_texts(fi))
+                    texts = field_texts(fi)
+                    if isinstance(w, gr.Code):  # a code box has a label but no info line: an update with one fails
+                        texts.pop("info", None)
+                    self.ctx.ui.reg(w, **texts)
                     self.widgets[fi.path] = w
 
     @property

@@ -67,6 +67,9 @@ class UI:
         self._items: list[tuple[Any, dict[str, tuple[str, str]]]] = []
         self._hooks: list[tuple] = []
         self.lang_box: gr.Radio | None = None
+        self.tab: str | None = None  # the tab being built (app.py sets it), for on_language and timer
+        self.first_tab: str | None = None  # the tab a page opens on (app.py sets it)
+        self._timers: list[tuple[str | None, gr.Timer]] = []
 
     def t(self, key: str, **kw) -> str:
         return tr(key, self.lang, **kw)
@@ -89,24 +92,70 @@ class UI:
         return self.reg(gr.Button(self.text(pair), **kw), value=pair)
 
     def on_language(self, fn, inputs, outputs, **kw) -> None:
-        """Re-render something that depends on the language (a table, a figure) after a switch. These run once
-        every registered label has changed (chained with .then): run together with the relabelling, a slow one
-        (a torch import, a Kiwi start) held every label back for ~10 s."""
-        self._hooks.append((fn, inputs, outputs, kw))
+        """Re-render something of the tab being built that depends on the language (a table, a figure): after a
+        switch if that tab is in view, else when it is next opened. Run with the relabelling, such re-renders (a
+        torch import, a Kiwi start, plotly figures in hidden tabs) held every label back for 10 s and more."""
+        self._hooks.append((self.tab, fn, inputs, outputs, kw))
 
-    def wire_switch(self) -> None:
-        """Connect the language radio: relabel everything at once, then the language-dependent re-renders."""
-        switched = self.lang_box.change(lambda lg: self.updates(lg), [self.lang_box], self.components(), queue=False,
-                                        show_progress="hidden")
-        for fn, inputs, outputs, kw in self._hooks:
-            switched.then(fn, inputs, outputs, **kw)
+    def timer(self, every: float) -> gr.Timer:
+        """A gr.Timer that ticks only while its tab is in view (wire_timers): every tab's polling at once (job panels,
+        the runs table) kept the browser so busy that a click took seconds to be sent."""
+        t = gr.Timer(every, active=self.tab in (None, self.first_tab))  # a page opens on the first tab
+        self._timers.append((self.tab, t))
+        return t
+
+    def wire_timers(self, tabs: dict) -> None:
+        """Opening a tab starts its timers and stops every other tab's. tabs: id -> gr.Tab, in order."""
+        timers = [t for tab, t in self._timers if tab in tabs]
+        owners = [tab for tab, _ in self._timers if tab in tabs]
+        for tab_id, tab in tabs.items():
+            if timers:
+                tab.select(lambda t=tab_id: [gr.update(active=o == t) for o in owners], None, timers, queue=False,
+                           show_progress="hidden")
+
+    def wire_switch(self, tabs: dict) -> None:
+        """Connect the language radio: relabel everything that has two wordings at once; then the tab in view
+        re-renders its language-dependent parts (through a hidden button the browser clicks), and every other tab
+        does when it is next opened. Events for the hooks of hidden tabs, even ones that change nothing, held the
+        labels back (each marks its outputs pending, and plotly figures re-render). tabs: id -> gr.Tab."""
+        items = [(c, p) for c, p in self._items if any(isinstance(v, tuple) and v[0] != v[1] for v in p.values())]
+        switched = self.lang_box.change(lambda lg: self._updates(items, lg), [self.lang_box], [c for c, _ in items],
+                                        queue=False, show_progress="hidden")
+        # gradio fires a tab's select only when another tab is clicked, so the tab in view is re-rendered through
+        # a hidden button of its own, which the browser clicks once the labels have changed
+        hooked = {t for t, *_ in self._hooks if t in tabs}
+        again = {t: gr.Button(visible="hidden", elem_id=f"wb-relang-{t}") for t in sorted(hooked)}
+        switched.then(None, None, None, js="() => { const t = document.querySelector("
+                                            "'button[role=tab][aria-selected=true]'); const b = t && "
+                                            "document.getElementById('wb-relang-' + t.dataset.tabId); "
+                                            "if (b) b.click(); }")
+        # hook number -> the language it last rendered in, in this browser session (a page starts in self.lang)
+        rendered = gr.State({i: self.lang for i in range(len(self._hooks))})
+        for i, (tab_id, fn, inputs, outputs, kw) in enumerate(self._hooks):
+            if tab_id in tabs:
+                guarded = _guarded(i, fn, len(outputs))
+                for event in (tabs[tab_id].select, again[tab_id].click):
+                    event(guarded, [rendered, self.lang_box, *inputs], [*outputs, rendered], **kw)
 
     def updates(self, lang: str) -> list:
-        out = []
-        for comp, pairs in self._items:
-            kw = {attr: pick(pair, lang) for attr, pair in pairs.items()}
-            out.append(gr.update(**kw))
-        return out
+        return self._updates(self._items, lang)
+
+    @staticmethod
+    def _updates(items, lang: str) -> list:
+        return [gr.update(**{attr: pick(pair, lang) for attr, pair in pairs.items()}) for _, pairs in items]
 
     def components(self) -> list:
         return [c for c, _ in self._items]
+
+
+def _guarded(hook: int, fn, n_out: int):
+    """fn's outputs when this hook has not yet rendered in this language; else nothing changes."""
+    def run(rendered, lang, *args):
+        if (rendered or {}).get(hook) == lang:
+            return [gr.skip()] * n_out + [gr.skip()]
+        out = fn(*args)
+        out = list(out) if isinstance(out, (list, tuple)) and n_out > 1 else [out]
+        rendered = rendered if rendered is not None else {}
+        rendered[hook] = lang  # in place: the session's hooks run at once, and each must keep the others' marks
+        return [*out, rendered]
+    return run

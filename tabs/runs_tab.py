@@ -117,7 +117,7 @@ def build(ctx: AppContext) -> None:
             summary_log = ui.reg(gr.Textbox(label=ui.text(T["summary_log"]), lines=10, max_lines=20,
                                             interactive=False), label=T["summary_log"])
     plot = ui.reg(gr.Plot(label=ui.t("metrics"), elem_id="wb-run-plot"), label="metrics")
-    timer = gr.Timer(3.0)
+    timer = ui.timer(3.0)
 
     def on_select(evt: gr.SelectData, lang_value):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index

@@ -382,7 +382,7 @@ def build(ctx: AppContext):
                             label=T["sweep"])
     comp_plot = ui.reg(gr.Plot(label=ui.text(T["composition"]), elem_id="tok-composition"), label=T["composition"])
     ui.md(DEFS, elem_id="tok-defs")
-    timer = gr.Timer(2.0)
+    timer = ui.timer(2.0)
 
     # ---- handlers ---------------------------------------------------------------------------------
     def specs_of(selected, extra_text):

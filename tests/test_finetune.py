@@ -238,6 +238,50 @@ def test_trainable_count_on_meta_matches_the_trained_model_and_layers_are_groupe
                                        target_modules=["experts"]), ws)
 
 
+def test_target_checkboxes_pick_exactly_their_layers_and_follow_the_target_words(ws, base_dir, tmp_path):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from workbench.finetune.model import count_trainable, target_choices
+    g = target_choices(str(base_dir), ws, "classification", ["attention"])
+    assert "head" not in g, "the head is never a checkbox"
+    assert {e["value"]: e["checked"] for e in g["attention"]} == dict.fromkeys(["q_proj", "k_proj", "v_proj", "o_proj"], True)
+    assert not any(e["checked"] for e in g["mlp"])
+    g = target_choices(str(base_dir), ws, "classification", ["q_proj", "down_proj"])
+    assert [e["value"] for es in g.values() for e in es if e["checked"]] == ["q_proj", "down_proj"]
+    # GPT-2 names both its attention output and its MLP output c_proj: each box picks only its own
+    tok = train_tokenizer(tmp_path / "gpt2", konlpy_lines()[:300], 300)
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=64,
+                               pad_token_id=tok.pad_token_id)).save_pretrained(tmp_path / "gpt2")
+    g = target_choices(str(tmp_path / "gpt2"), ws, "sft")
+    values = {e["value"] for es in g.values() for e in es}
+    assert {"attn.c_proj", "mlp.c_proj", "c_attn", "c_fc"} <= values and all(e["checked"] for es in g.values() for e in es)
+    attn_only = count_trainable(FinetuneConfig(base_model=str(tmp_path / "gpt2"), task="sft", lora_rank=2,
+                                               target_modules=["attn.c_proj"]), ws)
+    assert attn_only["targeted_layers"] == 2 and attn_only["trainable"] == 2 * 2 * (32 + 32)
+
+
+def test_same_budget_preset_changes_only_the_method_and_the_table_reads_the_runs(ws, base_dir, easy_tsv):
+    from workbench.finetune.compare import FULL_LR_CAP, comparison_rows, same_budget_configs
+    cfg = FinetuneConfig(base_model=str(base_dir), data=str(easy_tsv), output_name="cmp", lr=2e-3, max_steps=40)
+    cfgs = same_budget_configs(cfg)
+    assert [c.method for c in cfgs] == ["lora", "dora", "waveft", "full"]
+    assert [c.output_name for c in cfgs] == ["cmp-lora", "cmp-dora", "cmp-waveft", "cmp-full"]
+    assert [c.lr for c in cfgs] == [2e-3, 2e-3, 2e-3, FULL_LR_CAP]
+    same = {k: v for k, v in cfg.to_dict().items() if k not in ("method", "output_name", "lr")}
+    assert all({k: v for k, v in c.to_dict().items() if k in same} == same for c in cfgs)
+    done = [runs.run_in_process("finetune", c.replace(**dict(kv.split("=") for kv in FAST)), ws)
+            for c in (cfgs[0], cfgs[3])]
+    assert all(r["status"] == "succeeded" for r in done), [r["error"] for r in done]
+    rows = comparison_rows(ws.store, [r["run_id"] for r in done])
+    lora, full = rows
+    assert (lora["method"], full["method"]) == ("lora", "full")
+    assert lora["trainable"] < full["trainable"] and 0 < lora["trainable_pct"] < full["trainable_pct"] <= 100
+    assert lora["test_accuracy"] is not None and lora["train_s"] > 0 and lora["peak_rss_mb"] > 0
+    assert lora["size_mb"] < full["size_mb"], "an adapter is smaller on disk than the whole model"
+    assert [r["run"] for r in comparison_rows(ws.store)][:2] == [done[1]["run_id"], done[0]["run_id"]], \
+        "without a choice: the latest finished runs"
+
+
 def test_qlora_adapter_gets_correct_gradients_after_an_eval_pass(base_dir):
     """STACK.md: on AVX512-BF16 CPUs a no-grad eval forward repacks 4-bit weights and the gradients are silently
     wrong (or None) from then on. With the stage's fix the gradients after an eval pass equal those before."""

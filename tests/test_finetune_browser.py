@@ -39,8 +39,25 @@ def test_finetune_tab_lora_train_try_merge(app_factory, page, tmp_path):
     trainable.get_by_text("학습할 파라미터").wait_for()
     share = float(re.search(r"\(([\d.]+)%\)", trainable.inner_text()).group(1))
     assert 0 < share < 100, "LoRA trains a small share of the model"
+    # the base's layers as checkboxes grouped by kind: untick q_proj and the count and the target words follow
+    attention = page.locator("#ft-layers-attention")
+    attention.get_by_text("q_proj").wait_for()
+    assert page.locator("#ft-layers-mlp").get_by_text("down_proj").is_visible()
+    before = int(re.search(r"([\d,]+)개 중 ([\d,]+)개", trainable.inner_text()).group(2).replace(",", ""))
+    attention.get_by_text("q_proj").click()
+    targets = page.get_by_label("대상 층").filter(visible=True).first
+    wait_for(lambda: "q_proj" not in targets.input_value() and "k_proj" in targets.input_value(), 15,
+             what="the target words without q_proj")
+    wait_for(lambda: (m := re.search(r"([\d,]+)개 중 ([\d,]+)개", trainable.inner_text()))
+             and int(m.group(2).replace(",", "")) == before - 8 * (64 + 64), 30,
+             what="the count without q_proj's LoRA (r 8 x (64 + 64))")
+    counted = before - 8 * (64 + 64)
     page.get_by_text("학습 설정").click()
-    page.get_by_label("결과 이름").fill("ft-lora")
+    name = page.get_by_label("결과 이름")
+    name.wait_for()
+    # the accordion's first opening mounts its fields: a value typed while that settles can be dropped
+    wait_for(lambda: name.fill("ft-lora") or name.input_value() == "ft-lora", 15, interval=1.0,
+             what="the output name to stay typed")
     page.get_by_label("최대 스텝", exact=True).fill("30")
     page.get_by_label("검증 주기(스텝)").fill("10")
     page.get_by_label("배치 크기").fill("8")
@@ -52,6 +69,7 @@ def test_finetune_tab_lora_train_try_merge(app_factory, page, tmp_path):
     run = wait_for(lambda: (r := ws.store.get_run(run.id)).status not in ("queued", "running") and r, 300,
                    what="the run to end")
     assert run.status == "succeeded", run.error
+    assert run.summary["trainable_params"] == counted, "what trained is what the tab counted"
     names = {m["name"] for m in ws.store.metrics(run.id)}
     assert {"train/loss", "val/loss", "val/accuracy", "val/macro_f1"} <= names
     screenshot(page, "finetune-trained")
@@ -68,3 +86,20 @@ def test_finetune_tab_lora_train_try_merge(app_factory, page, tmp_path):
     page.locator("#ft-merge-msg").get_by_text("병합한 모델").wait_for(timeout=60_000)
     assert ws.store.get_artifact(kind="model", name="ft-lora-merged") is not None
     screenshot(page, "finetune-try-merge")
+
+    # compare: the finished run in the table; the same-budget preset queues one run per method
+    page.get_by_text("방법 비교").click()
+    page.locator("#ft-compare").click()
+    table = page.locator("#ft-compare-table")
+    table.get_by_text("시험 정확도").wait_for(timeout=30_000)
+    assert run.id in table.inner_text() and "lora" in table.inner_text()
+    page.locator("#ft-same-budget").click()
+    page.locator("#ft-same-msg").get_by_text("4개 실행").wait_for(timeout=30_000)
+    queued = [r for r in ws.store.list_runs(stage="finetune") if r.id != run.id]
+    assert sorted(r.config["method"] for r in queued) == ["dora", "full", "lora", "waveft"]
+    assert {r.config["output_name"] for r in queued} == {f"ft-lora-{m}" for m in ("lora", "dora", "waveft", "full")}
+    screenshot(page, "finetune-compare")
+    for r in queued:  # not trained here: the engine test trains and compares two methods
+        if ws.store.get_run(r.id).status == "queued":
+            ws.store.finish_run(r.id, "stopped", only_if_active=True)
+        ws.store.request_stop(r.id)

@@ -238,24 +238,51 @@ def _suffixes(chosen: list[str], every: list[str]) -> list[str]:
     return out
 
 
+def _tokens(tokens) -> list[str]:
+    return [t.strip() for t in (tokens or ["all-linear"]) if t and t.strip()] or ["all-linear"]
+
+
+def _matches(usable: list[Layer], token: str) -> list[Layer]:
+    """The layers one target word names: all-linear, a group word, a layer name or a dotted suffix."""
+    tl = token.lower()
+    if tl == "all-linear":
+        return [ly for ly in usable if ly.kind != "param3d"]
+    if tl in GROUP_WORDS:
+        return [ly for ly in usable if ly.group == tl]
+    return [ly for ly in usable if ly.path == token or ly.path.endswith("." + token)]
+
+
+def layer_choices(layers: list[Layer], tokens) -> dict[str, list[dict]]:
+    """The targets as checkboxes grouped by kind (the head is not one): layer_groups' entries, each with the word
+    that picks exactly its layers (`attn.c_proj` where GPT-2's MLP has a `c_proj` too) and whether the config's
+    target words pick it now. Words that name nothing are left to resolve_targets to explain."""
+    usable = [ly for ly in layers if ly.group != "head"]
+    chosen = {ly.path for t in _tokens(tokens) for ly in _matches(usable, t)}
+    every = {k: [ly.path for ly in usable if (ly.kind == "param3d") == (k == "param3d")] for k in ("param3d", "layer")}
+    out = {}
+    for group, entries in layer_groups(usable).items():
+        for e in entries:
+            paths = [ly.path for ly in usable if ly.group == group and
+                     (ly.leaf if ly.kind != "param3d" else ".".join(ly.path.split(".")[-2:])) == e["name"]]
+            words = _suffixes(paths, every["param3d" if e["kind"] == "param3d" else "layer"])
+            e["value"] = ",".join(words)
+            e["checked"] = set(paths) <= chosen
+        out[group] = entries
+    return out
+
+
 def resolve_targets(layers: list[Layer], tokens: list[str], *, method: str, peft_type: str | None,
                     model_type: str | None) -> TargetPlan:
     """Turn the config's target words into peft's target_modules / target_parameters.
 
     Words: "all-linear" (every Linear/Conv1D layer but the output head), a group (attention, mlp, experts,
     shared_expert, router, ssm, other), a layer name (q_proj) or a dotted suffix (attn.c_proj)."""
-    tokens = [t.strip() for t in (tokens or ["all-linear"]) if t and t.strip()] or ["all-linear"]
+    tokens = _tokens(tokens)
     usable = [ly for ly in layers if ly.group != "head"]
     chosen: dict[str, Layer] = {}
     unknown = []
     for t in tokens:
-        tl = t.lower()
-        if tl == "all-linear":
-            hits = [ly for ly in usable if ly.kind != "param3d"]
-        elif tl in GROUP_WORDS:
-            hits = [ly for ly in usable if ly.group == tl]
-        else:
-            hits = [ly for ly in usable if ly.path == t or ly.path.endswith("." + t)]
+        hits = _matches(usable, t)
         if not hits:
             unknown.append(t)
         for ly in hits:

@@ -254,14 +254,24 @@ def count_trainable(cfg, ws=None) -> dict:
     return out
 
 
-def target_modules(ref: str, ws=None, task: str = "sft") -> dict:
-    """For the tab: the base model's adaptable layers grouped by kind (attention, mlp, experts, ...), each
-    distinct layer name with how many layers carry it and their (d_in, d_out) shapes. No weights are loaded."""
+def _layers(ref: str, ws, task: str) -> list:
     base = resolve_base(ws, ref)
     config = load_config(base)
     meta = build_meta(config, "sft" if task != "classification" else task,
                       None if task != "classification" else _two_labels(), getattr(config, "pad_token_id", None) or 0)
-    return methods.layer_groups(methods.model_layers(meta))
+    return methods.model_layers(meta)
+
+
+def target_modules(ref: str, ws=None, task: str = "sft") -> dict:
+    """The base model's adaptable layers grouped by kind (attention, mlp, experts, ...), each distinct layer name
+    with how many layers carry it and their (d_in, d_out) shapes. No weights are loaded."""
+    return methods.layer_groups(_layers(ref, ws, task))
+
+
+def target_choices(ref: str, ws=None, task: str = "sft", tokens=("all-linear",)) -> dict:
+    """For the tab's checkboxes: target_modules without the head, each entry with the word that picks it and
+    whether `tokens` (the config's target_modules) picks it."""
+    return methods.layer_choices(_layers(ref, ws, task), list(tokens))
 
 
 def _two_labels():
