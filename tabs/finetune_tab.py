@@ -13,7 +13,7 @@ import gradio as gr
 
 from state.i18n import pick, say
 
-from .components import AppContext, JobPanel, artifact_picker, refresh_picker
+from .components import AppContext, JobPanel, artifact_picker, refresh_picker, status_badge
 from .forms import ConfigForm, field_texts
 from .launch import build_config, error_markdown, launch
 from .plots import metrics_figure
@@ -140,9 +140,11 @@ def comparison_html(rows: list[dict], lang: str) -> str:
     key = next((k for k in ("test_accuracy", "val_accuracy") if k in cols), None)
     best = max((r[key] for r in rows if r.get(key) is not None), default=None) if key else None
     head = "".join(f"<th>{html.escape(pick(COLUMN_NAMES[c], lang))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(
-        f"<td><b>{_cell(r.get(c))}</b></td>" if c == key and r.get(c) == best else f"<td>{_cell(r.get(c))}</td>"
-        for c in cols) + "</tr>" for r in rows)
+    def cell(r, c):
+        if c == "status":
+            return status_badge(r[c], lang)
+        return f"<b>{_cell(r.get(c))}</b>" if c == key and r.get(c) == best else _cell(r.get(c))
+    body = "".join("<tr>" + "".join(f"<td>{cell(r, c)}</td>" for c in cols) + "</tr>" for r in rows)
     return f"<table class='wb-compare'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -350,6 +352,19 @@ def build(ctx: AppContext):
                 gr.update(choices=run_choices(), value=[r for r, _ in started]) if started else gr.skip())
 
     cmp_btn.click(on_compare, [ui.lang_box, cmp_runs], [cmp_table, cmp_plot])
+    # the table fills as the chosen runs end (the preset's four, one after another)
+    cmp_seen, cmp_timer = gr.State(""), ui.timer(5.0)
+
+    def on_cmp_tick(lang, run_ids, seen):
+        if not run_ids:
+            return gr.skip(), gr.skip(), seen
+        key = "|".join(f"{r.id}:{r.status}" for r in (ctx.store.get_run(i) for i in run_ids) if r is not None)
+        if key == seen:
+            return gr.skip(), gr.skip(), seen
+        return (*on_compare(lang, run_ids), key)
+
+    cmp_timer.tick(on_cmp_tick, [ui.lang_box, cmp_runs, cmp_seen], [cmp_table, cmp_plot, cmp_seen],
+                   show_progress="hidden", queue=False)
     same_btn.click(on_same_budget, inputs, [panel.run_id, same_msg, cmp_runs])
     acc_cmp.expand(lambda: gr.update(choices=run_choices()), None, [cmp_runs], queue=False)
 

@@ -136,16 +136,12 @@ class UI:
                 guarded = _guarded(i, fn, len(outputs))
                 for event in (tabs[tab_id].select, again[tab_id].click):
                     event(guarded, [rendered, self.lang_box, *inputs], [*outputs, rendered], **kw)
-
-    def updates(self, lang: str) -> list:
-        return self._updates(self._items, lang)
+            else:  # built outside any tab: always in view
+                switched.then(fn, inputs, outputs, **kw)
 
     @staticmethod
     def _updates(items, lang: str) -> list:
         return [gr.update(**{attr: pick(pair, lang) for attr, pair in pairs.items()}) for _, pairs in items]
-
-    def components(self) -> list:
-        return [c for c, _ in self._items]
 
 
 def _guarded(hook: int, fn, n_out: int):

@@ -98,6 +98,8 @@ def test_finetune_tab_lora_train_try_merge(app_factory, page, tmp_path):
     queued = [r for r in ws.store.list_runs(stage="finetune") if r.id != run.id]
     assert sorted(r.config["method"] for r in queued) == ["dora", "full", "lora", "waveft"]
     assert {r.config["output_name"] for r in queued} == {f"ft-lora-{m}" for m in ("lora", "dora", "waveft", "full")}
+    wait_for(lambda: "waveft" in table.inner_text() and "대기" in table.inner_text(), 20,
+             what="the table to list the preset's runs as they wait their turn")
     screenshot(page, "finetune-compare")
     for r in queued:  # not trained here: the engine test trains and compares two methods
         if ws.store.get_run(r.id).status == "queued":
