@@ -53,16 +53,21 @@ def test_finetune_tab_lora_train_try_merge(app_factory, page, tmp_path):
              what="the count without q_proj's LoRA (r 8 x (64 + 64))")
     counted = before - 8 * (64 + 64)
     page.get_by_text("학습 설정").click()
-    name = page.get_by_label("결과 이름")
-    name.wait_for()
-    # the accordion's first opening mounts its fields: a value typed while that settles can be dropped
-    wait_for(lambda: name.fill("ft-lora") or name.input_value() == "ft-lora", 15, interval=1.0,
-             what="the output name to stay typed")
     page.get_by_label("최대 스텝", exact=True).fill("30")
     page.get_by_label("검증 주기(스텝)").fill("10")
     page.get_by_label("배치 크기").fill("8")
+    name = page.get_by_label("결과 이름")
+
+    def name_kept():  # the accordion's first opening mounts its fields: a value typed while that settles is dropped
+        if name.input_value() != "ft-lora":
+            name.fill("ft-lora")
+            return False
+        page.wait_for_timeout(500)
+        return name.input_value() == "ft-lora"
+    wait_for(name_kept, 20, what="the output name to stay typed")
     page.locator("#ft-start").click()
     run = wait_for(lambda: (r := ws.store.list_runs(stage="finetune")) and r[0], 30, what="a run")
+    assert run.config["output_name"] == "ft-lora", run.config["output_name"]
     panel = page.locator(".wb-jobpanel").filter(visible=True).first
     panel.locator(".wb-run-header").get_by_text(run.id).wait_for()
     panel.locator(".wb-metrics-plot .scatterlayer .trace path.js-line").first.wait_for(timeout=180_000)
