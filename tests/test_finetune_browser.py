@@ -3,7 +3,7 @@ count what LoRA trains, train a few steps with the live chart, try a sentence ne
 off, and merge the adapter into a plain model."""
 import re
 
-from conftest import screenshot, wait_for
+from conftest import fill_kept, screenshot, wait_for
 from fixtures import make_tokenizer
 from state import Workspace
 
@@ -56,15 +56,7 @@ def test_finetune_tab_lora_train_try_merge(app_factory, page, tmp_path):
     page.get_by_label("최대 스텝", exact=True).fill("30")
     page.get_by_label("검증 주기(스텝)").fill("10")
     page.get_by_label("배치 크기").fill("8")
-    name = page.get_by_label("결과 이름")
-
-    def name_kept():  # the accordion's first opening mounts its fields: a value typed while that settles is dropped
-        if name.input_value() != "ft-lora":
-            name.fill("ft-lora")
-            return False
-        page.wait_for_timeout(500)
-        return name.input_value() == "ft-lora"
-    wait_for(name_kept, 20, what="the output name to stay typed")
+    fill_kept(page, page.get_by_label("결과 이름"), "ft-lora")
     page.locator("#ft-start").click()
     run = wait_for(lambda: (r := ws.store.list_runs(stage="finetune")) and r[0], 30, what="a run")
     assert run.config["output_name"] == "ft-lora", run.config["output_name"]

@@ -3,7 +3,7 @@ is cleaned and saved, a tokenizer is trained on it, a model is pretrained on bot
 that model. Each tab finds what the previous one made without a "refresh" click."""
 import re
 
-from conftest import screenshot, wait_for
+from conftest import fill_kept, screenshot, wait_for
 from state import Workspace
 
 
@@ -41,7 +41,7 @@ def test_corpus_to_chat_in_the_browser(app_factory, page, tmp_path):
              and "헌법-bpe" in page.locator("#pt-tokenizer input").input_value(), 10, what="corpus and tokenizer")
     page.get_by_label("깊이(층 수)").fill("1")
     page.get_by_text("학습 설정").click()
-    page.get_by_label("모델 이름").fill("헌법-llm")
+    fill_kept(page, page.get_by_label("모델 이름"), "헌법-llm")
     page.get_by_label("최대 스텝").fill("40")
     page.get_by_label("검증 주기(스텝)").fill("20")
     page.get_by_label("샘플 생성 주기").fill("20")

@@ -1,7 +1,7 @@
 """The Pretrain tab as a person uses it: start a tiny run, watch the loss chart grow, reload (the form keeps what
 was set, a second Start with the same model name is refused), stop (it reads as a stop), resume."""
 
-from conftest import screenshot, wait_for
+from conftest import fill_kept, screenshot, wait_for
 from fixtures import make_corpus, make_tokenizer
 from state import Workspace
 
@@ -21,7 +21,7 @@ def test_pretrain_tab_train_stop_resume(app_factory, page, tmp_path):
         page.get_by_role("option", name=family, exact=True).click()
         wait_for(lambda: experts.is_visible() == shown, 10, what=f"MoE fields {'shown' if shown else 'hidden'}")
     page.get_by_text("학습 설정").click()
-    page.get_by_label("모델 이름").fill("lm-browser")
+    fill_kept(page, page.get_by_label("모델 이름"), "lm-browser")
     page.get_by_label("최대 스텝").fill("5000")
     page.get_by_label("검증 주기(스텝)").fill("20")
     page.get_by_label("샘플 생성 주기").fill("40")
