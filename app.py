@@ -20,12 +20,12 @@ TABS: list[tuple[str, tuple[str, str], bool]] = [  # (module, (ko, en), is a lif
     ("tabs.arch_tab", ("아키텍처", "Architecture"), True),
     ("tabs.pretrain_tab", ("사전학습", "Pretrain"), True),
     ("tabs.finetune_tab", ("미세조정", "Fine-tune"), True),
+    ("tabs.evaluate_tab", ("평가", "Evaluate"), True),
     ("tabs.chat_tab", ("채팅", "Chat"), True),
     ("tabs.runs_tab", ("실행 기록", "Runs"), False),
 ]
-COMING = ("준비 중인 단계: 평가(KLUE·NSMC·퍼플렉서티), 최적화(양자화), 정렬(DPO), 파이프라인(한 번에 전체 실행).",
-          "Stages still to come: evaluation (KLUE, NSMC, perplexity), optimization (quantization), alignment (DPO), "
-          "and a pipeline that runs them all.")
+COMING = ("준비 중인 단계: 최적화(양자화), 정렬(DPO), 파이프라인(한 번에 전체 실행).",
+          "Stages still to come: optimization (quantization), alignment (DPO), and a pipeline that runs them all.")
 
 # Extra tabs from the environment, "module:Korean label:English label;..." (plugins, and test fixtures).
 for _item in filter(None, os.environ.get("WORKBENCH_EXTRA_TABS", "").split(";")):

@@ -24,6 +24,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "arch": ("workbench.arch.stage", "measure model families: step time, memory, scaling; same-data race"),
     "pretrain": ("workbench.pretrain.stage", "pretrain a causal language model from scratch"),
     "finetune": ("workbench.finetune.stage", "fine-tune a model (full, LoRA, DoRA, WaveFT, QLoRA, ...) on a Korean task"),
+    "eval": ("workbench.evaluate.stage", "evaluate models: Korean benchmarks, few-shot scoring, perplexity, generation, "
+                                         "prompt templates"),
     "chat": ("workbench.chat.stage", "generate a reply from a model artifact (or serve the OpenAI-compatible API)"),
 }
 

@@ -1,0 +1,1 @@
+"""Evaluate stage: score a model on held-out tasks (classification, regression, generation)."""
