@@ -68,6 +68,8 @@ LAB_FIELDS = ["max_new_tokens", "temperature", "top_p", "seed"]
 GROUPS = [["eval/accuracy", "eval/macro_f1", "eval/acc_norm"], ["eval/pearson", "eval/spearman"], ["eval/bpb"],
           ["eval/ppl"], ["eval/chrf", "eval/bleu", "eval/rougeL"], ["eval/hangul_share"]]
 MODEL_KINDS = ["model", "adapter", "quantized"]
+CHARTED = {"accuracy", "acc_norm", "macro_f1", "pearson", "spearman", "bpb", "ppl", "chrf", "bleu", "rougeL",
+           "judge_score", "hangul_share"}
 
 
 def comparison_html(columns: list[str], rows: list[dict], lang: str) -> str:
@@ -184,7 +186,7 @@ def build(ctx: AppContext):
 
     # -- results -------------------------------------------------------------------------------------------------
     def render(lang, refs):
-        from workbench.evaluate.report import comparison
+        from workbench.evaluate.report import comparison, split_column
         from workbench.evaluate.run import read_reports
 
         from .eval_plots import calibration_figure, confusion_heatmap, metric_bars
@@ -203,7 +205,9 @@ def build(ctx: AppContext):
             curves = {m["model"]: m["calibration"]["bins"] for m in cls["models"] if m.get("calibration")}
             if curves:
                 cal = gr.update(value=calibration_figure(curves, lang), visible=True)
-        return comparison_html(columns, rows, lang), metric_bars(columns, rows, lang), conf, cal
+        # the chart draws each benchmark's headline figures; the table has them all
+        drawn = [c for c in columns if split_column(c)[1] in CHARTED]
+        return comparison_html(columns, rows, lang), metric_bars(drawn or columns, rows, lang), conf, cal
 
     compare.click(render, [ui.lang_box, reports], [table, plot, confusion, calibration])
 
