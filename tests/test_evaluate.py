@@ -285,3 +285,81 @@ def test_kornli_dev_pairs_score_with_three_labels(ws, folders):
     report = json.loads((ws.artifact_dir("eval", res["run_id"]) / "report.json").read_text())
     assert report["split"] == "test" and report["models"][0]["labels"] == ["entailment", "neutral", "contradiction"]
     assert len(report["models"][0]["confusion"]) == 3
+
+
+def test_benchmark_presets_load_the_hub_names_the_seed_uses(monkeypatch):
+    """An empty data field with a preset asks datasets.load_dataset for the seed's names (nsmc; klue + nli): the real
+    call, replaced here only at the network boundary, its ClassLabel names kept."""
+    import pandas as pd
+
+    from workbench.evaluate import benchmarks
+    asked = []
+
+    def fake_hub(name, config="", **kw):
+        asked.append((name, config))
+        if name == "nsmc":
+            return {"train": pd.DataFrame({"id": ["1"], "document": ["좋아요"], "label": [1]}),
+                    "test": pd.DataFrame({"id": ["2", "3"], "document": ["최고", "별로"], "label": [1, 0]})}
+        df = pd.DataFrame({"premise": ["a", "b", "c"], "hypothesis": ["x", "y", "z"], "label": [0, 1, 2]})
+        df.attrs["label_names"] = {"label": ["entailment", "neutral", "contradiction"]}
+        return {"train": df, "validation": df}
+
+    monkeypatch.setattr(benchmarks.ftdata, "load_hf_dataset", fake_hub)
+    lab = benchmarks.load_labelled(preset="nsmc")
+    assert asked[-1] == ("nsmc", "") and lab.split == "test" and lab.names == ["부정", "긍정"]
+    assert [r["label"] for r in lab.rows] == [1, 0] and lab.shots == [{"text": "좋아요", "label": 1}]
+    lab = benchmarks.load_labelled(preset="klue-nli", label_column="label")
+    assert asked[-1] == ("klue", "nli") and lab.split == "validation" and lab.pairs
+    assert lab.names == ["entailment", "neutral", "contradiction"] and [r["label"] for r in lab.rows] == [0, 1, 2]
+
+
+def test_similarity_scores_from_klue_sts_json_go_through_a_regression_head(ws, folders, tmp_path):
+    """KLUE-STS as published (labels: {label, real-label, binary-label}) scored by a one-output head: Pearson and
+    Spearman equal scipy's on the model's own outputs; a classifier with labels is refused for scores."""
+    from scipy.stats import pearsonr, spearmanr
+    from transformers import LlamaForSequenceClassification
+    tok = folders["tok"]
+    reg = tmp_path / "reg"
+    tok.save_pretrained(reg)
+    torch.manual_seed(0)
+    LlamaForSequenceClassification(_llama_config(tok, num_labels=1)).save_pretrained(reg)
+    rows = [{"guid": str(i), "sentence1": f"{GOOD[i % 5]} {i}", "sentence2": f"{BAD[i % 5]} {i * 7}",
+             "labels": {"label": round(i * 0.4, 1), "real-label": i * 0.4, "binary-label": int(i > 5)}}
+            for i in range(12)]
+    path = tmp_path / "klue-sts-v1.1_dev.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    res = evaluate(ws, f"models={reg}", "task=regression", "benchmark=klue-sts", f"data={path}", "output_name=sts")
+    assert res["status"] == "succeeded", res["error"]
+    preds = [json.loads(ln) for ln in (ws.artifact_dir("eval", "sts") / "predictions.jsonl").read_text().splitlines()]
+    y, p = [r["reference"] for r in preds], [r["prediction"] for r in preds]
+    assert y == [round(i * 0.4, 1) for i in range(12)]
+    m = res["summary"]["models"][0]["metrics"]
+    assert m["pearson"] == pytest.approx(pearsonr(y, p)[0], abs=1e-3)
+    assert m["spearman"] == pytest.approx(spearmanr(y, p)[0], abs=1e-3)
+    res = evaluate(ws, f"models={folders['clf']}", "task=regression", "benchmark=klue-sts", f"data={path}")
+    assert res["status"] == "failed" and "regression head" in str(res["error"])
+
+
+def test_a_fine_tuned_adapter_and_its_base_are_scored_on_the_same_benchmark(ws, folders, reviews):
+    """One lineage on one suite: a LoRA classifier adapter (Fine-tune stage) by its artifact name, next to its causal
+    base scored few-shot; the report names both and the adapter's figures match the fine-tune stage's predict."""
+    from workbench.finetune.save import predict
+    from workbench.finetune.stage import FinetuneConfig
+    publish(ws, folders["lm-a"], "base")
+    ft = runs.run_in_process("finetune", FinetuneConfig.load(sets=[
+        "base_model=base", f"data={reviews}", "label_names=부정,긍정", "max_steps=4", "eval_every=2", "batch_size=8",
+        "lr=1e-2", "threads=1", "warmup_steps=0", "save_every=1000", "output_name=clf-lora"]), ws)
+    assert ft["status"] == "succeeded", ft["error"]
+    res = evaluate(ws, "models=clf-lora", f"data={reviews}", "label_names=부정,긍정", "output_name=lineage")
+    assert res["status"] == "succeeded", res["error"]
+    entry = res["summary"]["models"][0]
+    assert entry["model"].startswith("clf-lora (adapter #")
+    texts = [json.loads(ln)["input"] for ln in
+             (ws.artifact_dir("eval", "lineage") / "predictions.jsonl").read_text().splitlines()]
+    truth = {json.loads(ln)["input"]: json.loads(ln)["reference"] for ln in
+             (ws.artifact_dir("eval", "lineage") / "predictions.jsonl").read_text().splitlines()}
+    direct = predict("clf-lora", texts, ws=ws)
+    assert entry["metrics"]["accuracy"] == pytest.approx(
+        sum(d["label"] == truth[t] for d, t in zip(direct, texts)) / len(texts))
+    base = evaluate(ws, "models=base", "task=fewshot", f"data={reviews}", "label_names=부정,긍정", "max_rows=8")
+    assert base["status"] == "succeeded", base["error"]
