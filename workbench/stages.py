@@ -26,6 +26,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "finetune": ("workbench.finetune.stage", "fine-tune a model (full, LoRA, DoRA, WaveFT, QLoRA, ...) on a Korean task"),
     "eval": ("workbench.evaluate.stage", "evaluate models: Korean benchmarks, few-shot scoring, perplexity, generation, "
                                          "prompt templates"),
+    "optimize": ("workbench.optimize.stage", "quantize a model (int8, 4-bit, TensorRT-LLM) and measure it before and "
+                                             "after"),
     "chat": ("workbench.chat.stage", "generate a reply from a model artifact (or serve the OpenAI-compatible API)"),
 }
 

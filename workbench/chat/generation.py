@@ -92,8 +92,12 @@ def load_model(ref: ModelRef, key: tuple, device_pref: str = "auto", dtype_pref:
     quantized = "quantization_config" in _json_file(Path(weights) / "config.json")
     if quantized:  # bitsandbytes weights are placed while loading and cannot be moved afterwards
         common["device_map"] = device
+    from ..optimize import int8
     try:
-        model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **common)
+        if int8.is_int8_folder(weights):  # the Optimize stage's CPU int8 (safetensors, no pickle): CPU only
+            model, info, quantized, device = int8.load(weights), {}, True, "cpu"
+        else:
+            model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **common)
         missing = list(info.get("missing_keys") or [])
         if missing:
             # transformers would go on with random weights for these: refuse instead of chatting with noise

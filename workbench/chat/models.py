@@ -164,7 +164,8 @@ def check_files(folder: Path) -> list[Text]:
         return problems
     if not (folder / "config.json").is_file():
         problems.append(_missing("config.json"))
-    if not ((folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()):
+    if not any((folder / f).is_file() for f in ("model.safetensors", "model.safetensors.index.json",
+                                                 "model.int8.safetensors")):
         if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
             problems.append(say("the weights are not in safetensors format (pickled .bin/.pt files are never loaded, "
                                 "for safety): re-save the model with safetensors",

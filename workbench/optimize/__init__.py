@@ -1,0 +1,1 @@
+"""Optimize stage: quantize, speed up and package a model for serving, measured before and after."""
