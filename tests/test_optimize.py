@@ -1,0 +1,167 @@
+"""Optimize stage: CPU int8 saved without pickle reloads exactly, one run measures the original and the result and
+saves a model artifact with lineage that the chat engine loads, bitsandbytes 4-bit keeps the layers it cannot take in
+float (and refuses a model it can take none of), GPT-2's Conv1D is refused for torch int8, TensorRT-LLM without a
+GPU is refused with the command for a GPU machine while the Triton repository writer works anywhere, too little
+disk and a stopped job save nothing."""
+import json
+import shutil
+import time
+
+import pytest
+
+from fixtures import konlpy_lines, train_tokenizer
+
+torch = pytest.importorskip("torch")
+
+from workbench import runs  # noqa: E402
+from workbench.errors import UserError  # noqa: E402
+from workbench.optimize import int8, quantize  # noqa: E402
+from workbench.optimize.stage import OptimizeConfig  # noqa: E402
+
+FAST = ["threads=1", "n_prompts=2", "new_tokens=4", "batch_sizes=1,2", "max_rows=12", "max_length=64"]
+
+
+@pytest.fixture(scope="module")
+def tok(tmp_path_factory):
+    return train_tokenizer(tmp_path_factory.mktemp("tok") / "t", konlpy_lines()[:600], 400)
+
+
+def llama(folder, tok, hidden=64, tie=True, seed=0, inter=None):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=inter or 2 * hidden, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                      tie_word_embeddings=tie)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def publish(ws, folder, name):
+    staging = ws.staging_dir("model", name)
+    shutil.copytree(folder, staging, dirs_exist_ok=True)
+    return ws.publish(staging, "model", name, meta={"stage": "pretrain"})
+
+
+def optimize(ws, *items):
+    return runs.run_in_process("optimize", OptimizeConfig.load(sets=[*FAST, *items]), ws)
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_int8_folder_holds_no_pickle_and_reloads_to_the_same_logits(tmp_path, tok, tie):
+    from transformers import AutoModelForCausalLM
+    src = llama(tmp_path / "src", tok, tie=tie)
+    q = int8.quantize(AutoModelForCausalLM.from_pretrained(str(src)).eval())
+    info = int8.save(q, tmp_path / "q")
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == sorted(
+        ["config.json", "generation_config.json", "model.int8.safetensors", "workbench_quant.json"])
+    assert len(info["quantized_modules"]) == 2 * 7 + 1  # q k v o gate up down per layer, and the head
+    back = int8.load(tmp_path / "q")
+    ids = torch.tensor([tok("대한민국은 민주공화국이다")["input_ids"]])
+    with torch.no_grad():
+        assert torch.equal(q(ids).logits, back(ids).logits)
+
+
+def test_int8_run_measures_both_saves_a_model_with_lineage_and_chat_loads_it(ws, tmp_path, tok):
+    from workbench.chat.generation import load_model
+    from workbench.chat.models import resolve
+    src_id = publish(ws, llama(tmp_path / "m", tok), "tiny")
+    res = optimize(ws, "model=tiny", "method=int8-dynamic")
+    assert res["status"] == "succeeded", res["error"]
+    s = res["summary"]
+    for side in ("before", "after"):
+        assert all(s[side][k] is not None and s[side][k] > 0 for k in
+                   ("decode_tokens_per_s", "ttft_ms", "decode_ms_p50", "decode_ms_p95", "ppl", "peak_rss_mb", "size_mb"))
+    assert s["size_ratio"] < 0.9 and abs(s["ppl_change_pct"]) < 5 and 0 <= s["greedy_exact_share"] <= 1
+    art = ws.store.get_artifact(kind="model", name="tiny-int8-dynamic")
+    assert art.parents == [src_id] and art.meta["quantization"]["method"] == "int8-dynamic"
+    report = json.loads((ws.artifact_dir("model", art.name) / "workbench_optimize.json").read_text())
+    assert set(report["compare"]["throughput_tokens_per_s"]) == {"1", "2"}
+    assert "int8-dynamic" in (ws.artifact_dir("model", art.name) / "README.md").read_text()
+    lm = load_model(resolve(ws, art.name), key=("t",), device_pref="auto")
+    assert lm.device == "cpu" and lm.model.__class__.__name__ == "LlamaForCausalLM"
+    names = {m["name"] for m in ws.store.metrics(res["run_id"])}
+    assert {"opt/decode_tokens_per_s", "opt/ppl", "opt/size_mb"} <= names
+
+
+def test_bnb_4bit_keeps_the_layers_it_cannot_take_in_float_and_refuses_a_model_it_can_take_none_of(tmp_path, tok):
+    from transformers import AutoModelForCausalLM
+    wide = AutoModelForCausalLM.from_pretrained(str(llama(tmp_path / "w", tok, hidden=64)))
+    p = quantize.plan("bnb-4bit", wide)
+    assert p["quantized"] and all("lm_head" in n for n in p["float"])  # every body layer's width is 64 or 128
+    narrow = AutoModelForCausalLM.from_pretrained(str(llama(tmp_path / "n", tok, hidden=32, inter=48)))
+    with pytest.raises(UserError, match="not a multiple of 64"):
+        quantize.plan("bnb-4bit", narrow)
+    mixed = AutoModelForCausalLM.from_pretrained(str(llama(tmp_path / "x", tok, hidden=64)))
+    mixed.model.layers[0].mlp.down_proj = torch.nn.Linear(96, 64)  # an odd width in one layer
+    p = quantize.plan("bnb-4bit", mixed)
+    assert "model.layers.0.mlp.down_proj" in p["float"] and "in_features 96" in p["float"]["model.layers.0.mlp.down_proj"]
+
+
+def test_bnb_4bit_run_saves_a_folder_that_from_pretrained_reloads(ws, tmp_path, tok):
+    from transformers import AutoModelForCausalLM
+    res = optimize(ws, f"model={llama(tmp_path / 'b', tok)}", "method=bnb-4bit", "output_name=b4")
+    assert res["status"] == "succeeded", res["error"]
+    folder = ws.artifact_dir("model", "b4")
+    assert "quantization_config" in json.loads((folder / "config.json").read_text())
+    m = AutoModelForCausalLM.from_pretrained(str(folder), device_map="cpu")
+    assert type(m.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
+
+
+def test_gpt2_conv1d_is_refused_for_torch_int8_naming_the_layers(ws, tmp_path, tok):
+    from transformers import GPT2Config, GPT2LMHeadModel
+    folder = tmp_path / "gpt2"
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=1, n_head=4, n_positions=128,
+                               bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    res = optimize(ws, f"model={folder}", "method=int8-dynamic")
+    assert res["status"] == "failed" and "Conv1D" in str(res["error"]) and "bnb-int8" in str(res["error"])
+    assert res["error"].ko and not ws.store.list_artifacts("model")
+
+
+def test_tensorrt_llm_without_a_gpu_is_refused_with_the_gpu_command_and_triton_files_write_anywhere(ws, tmp_path, tok):
+    from workbench.config import ConfigError
+    from workbench.optimize.trtllm import triton_repository
+    publish(ws, llama(tmp_path / "m", tok), "tiny")
+    with pytest.raises((UserError, ConfigError)) as e:
+        optimize(ws, "model=tiny", "method=tensorrt-llm")
+    assert "docker run --gpus all" in str(e.value) and "NVIDIA GPU" in str(e.value)
+    engine = tmp_path / "engine"
+    engine.mkdir()
+    (engine / "rank0.engine").write_bytes(b"\x00" * 16)
+    (engine / "config.json").write_text("{}")
+    model_dir = triton_repository(engine, tmp_path / "repo", max_batch=4, max_seq_len=256)
+    text = (model_dir / "config.pbtxt").read_text()
+    assert 'backend: "tensorrtllm"' in text and "max_batch_size: 4" in text and '"1024"' in text
+    assert (model_dir / "1" / "rank0.engine").is_file()
+
+
+def test_too_little_disk_and_a_missing_model_are_refused_before_work(ws, tmp_path, tok, monkeypatch):
+    from collections import namedtuple
+    from workbench.config import ConfigError
+    publish(ws, llama(tmp_path / "m", tok), "tiny")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(quantize.shutil, "disk_usage", lambda p: usage(10**9, 10**9, 1000))
+    res = optimize(ws, "model=tiny")
+    assert res["status"] == "failed" and "too little disk" in str(res["error"])
+    with pytest.raises((UserError, ConfigError), match="was not found"):
+        optimize(ws, "model=nothing-here")
+
+
+def test_a_stop_after_the_first_measurement_saves_nothing(ws, tmp_path, tok, monkeypatch):
+    from workbench.optimize import measure
+    publish(ws, llama(tmp_path / "m", tok), "tiny")
+    real = measure.measure_in_child
+
+    def measure_then_stop(spec, timeout=3600):
+        out = real(spec, timeout)
+        run = ws.store.list_runs(stage="optimize", status=("running",))[0]
+        ws.store.request_stop(run.id)
+        time.sleep(2.1)  # the run reads the store's stop flag at most every 2 s
+        return out
+
+    monkeypatch.setattr(measure, "measure_in_child", measure_then_stop)
+    res = optimize(ws, "model=tiny")
+    assert res["status"] == "stopped", res
+    assert [a.name for a in ws.store.list_artifacts("model")] == ["tiny"]
