@@ -22,6 +22,7 @@ from .forms import ConfigForm
 from .launch import error_markdown
 
 T = {
+    "quantized": ("양자화한 모델: {m} (최적화 탭에서 만듦)", "quantized model: {m} (made in the Optimize tab)"),
     "intro": ("프로젝트에서 만든 모델과 대화합니다. 기본(사전학습) 모델은 메시지를 이어 쓰고, 채팅 모델(미세조정·정렬)은 "
               "토크나이저의 채팅 템플릿으로 답합니다.",
               "Talk to the models this project made. A base (pretrained) model continues your message; a chat model "
@@ -184,6 +185,9 @@ def model_info_markdown(ctx: AppContext, ids: list[str], mode: str, lang: str) -
         if info.problems:
             why = "; ".join(pick(x, lang) for x in info.problems)
             lines.append("  - ⚠️ " + pick(T["broken"], lang).format(why=html.escape(why)))
+        quant = (info.ref.meta or {}).get("quantization") or {}
+        if quant.get("method"):
+            lines.append("  - " + pick(T["quantized"], lang).format(m=html.escape(str(quant["method"]))))
         if eff == "continue":
             lines.append(f"  - {pick(T['continue_note'], lang)}")
     return "\n".join(lines) if lines else pick(T["no_model"], lang)

@@ -82,7 +82,7 @@ def test_int8_run_measures_both_saves_a_model_with_lineage_and_chat_loads_it(ws,
     lm = load_model(resolve(ws, art.name), key=("t",), device_pref="auto")
     assert lm.device == "cpu" and lm.model.__class__.__name__ == "LlamaForCausalLM"
     names = {m["name"] for m in ws.store.metrics(res["run_id"])}
-    assert {"opt/decode_tokens_per_s", "opt/ppl", "opt/size_mb"} <= names
+    assert {"before/decode_tokens_per_s", "after/decode_tokens_per_s", "before/ppl", "after/size_mb"} <= names
 
 
 def test_bnb_4bit_keeps_the_layers_it_cannot_take_in_float_and_refuses_a_model_it_can_take_none_of(tmp_path, tok):

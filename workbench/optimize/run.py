@@ -84,8 +84,9 @@ def run(cfg: OptimizeConfig, ctx) -> dict:
         after = {**measure_in_child({**spec, "folder": str(staging)}), "size_mb": Q.folder_bytes(staging) / 2**20}
         cmp = compare(before, after)
         agree = agreement(before["greedy"], after["greedy"])
-        for step, fig in ((0, before), (1, after)):  # the job panel's bars: original (0) next to quantized (1)
-            ctx.metrics(step, {f"opt/{k}": fig[k] for k in FIGURES if fig.get(k) is not None})
+        # the job panel draws each figure as two bars: the original next to the quantized model
+        ctx.metrics(1, {f"{side}/{k}": fig[k] for side, fig in (("before", before), ("after", after))
+                        for k in FIGURES if fig.get(k) is not None})
         src_meta = read_meta(ref.path) or dict(ref.meta or {})
         report = {"method": cfg.method, "quantization": q, "original": {"name": ref.name, "artifact_id": ref.artifact_id,
                                                                         "path": str(ref.path)},
