@@ -1,0 +1,113 @@
+"""Each CPU quantization method of the Optimize stage on a model pretrained by the project, next to the fp32
+original, in one run: decode tokens/s, time to first token, size on disk and perplexity / bits per byte on held-out
+text, as the stage itself measures them (the original and each result in a process of its own, on the same prompts
+and text). Prints one JSON line.
+
+    python bench/optimize_bench.py --base DIR            # a model folder the project pretrained (e.g. the NSMC bench's)
+    python bench/optimize_bench.py                       # pretrains a small Llama on konlpy's bundled text first
+
+Targets (issue 14): at least one CPU method >= 1.4x decode tokens/s at <= 2% perplexity increase; 4-bit size
+<= 0.35x of fp32.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+_STDOUT = sys.stdout
+
+
+def _emit(obj: dict) -> None:
+    sys.stderr.flush()
+    _STDOUT.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    _STDOUT.flush()
+
+
+def pretrain_small(ws, steps: int, threads: int) -> str:
+    """A small Llama (4 x 256, tied embeddings) pretrained by the workbench on konlpy's bundled text."""
+    from workbench.artifacts import write_corpus_split
+    from workbench.bundled import konlpy_lines
+    from workbench.pretrain.stage import PretrainConfig
+    from workbench.pretrain.train import run as pretrain_run
+    from workbench.runtime import RunContext
+    from workbench.tokenizer.quick import quick_bpe
+    lines = konlpy_lines()
+    stg = ws.staging_dir("corpus", "kolaw")
+    write_corpus_split(stg, "train", [{"id": str(i), "text": t, "source": "konlpy"} for i, t in enumerate(lines)])
+    ws.publish(stg, "corpus", "kolaw")
+    stg = ws.staging_dir("tokenizer", "kolaw")
+    quick_bpe(lines, 4000).save_pretrained(stg)
+    ws.publish(stg, "tokenizer", "kolaw")
+    cfg = PretrainConfig.load(sets=[
+        "corpus=kolaw", "tokenizer=kolaw", "arch.family=llama", "arch.depth=4", "arch.width=256", "arch.heads=4",
+        "arch.context=256", "seq_len=128", "batch_size=16", f"max_steps={steps}", "warmup_steps=10", "lr=2e-3",
+        f"eval_every={steps}", "sample_every=0", f"save_every={10 * steps}", f"threads={threads}", "output_name=base"])
+    rid = ws.store.create_run("pretrain", cfg.to_dict(), status="running")
+    return pretrain_run(cfg, RunContext(ws, rid, "pretrain"))["model_path"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", default="", help="a model folder to quantize (skips pretraining)")
+    ap.add_argument("--methods", default="int8-dynamic,bnb-int8,bnb-4bit")
+    ap.add_argument("--pretrain-steps", type=int, default=300)
+    ap.add_argument("--prompts", type=int, default=8)
+    ap.add_argument("--new-tokens", type=int, default=48)
+    ap.add_argument("--batch-sizes", default="1,4")
+    ap.add_argument("--text-lines", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--compute-dtype", default="bf16", help="bnb-4bit compute (and stored float) dtype")
+    args = ap.parse_args()
+    sys.stdout = sys.stderr  # library chatter away from the one JSON line
+
+    from state import Workspace
+    from workbench import runs
+    from workbench.optimize.stage import OptimizeConfig
+    t_all = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="optimize-bench-"))
+    ws = Workspace(tmp / "ws")
+    base = args.base or pretrain_small(ws, args.pretrain_steps, args.threads)
+    staging = ws.staging_dir("model", "original")
+    shutil.copytree(base, staging, dirs_exist_ok=True)
+    ws.publish(staging, "model", "original", meta={"stage": "pretrain"})
+    results, original = [], None
+    for method in args.methods.split(","):
+        cfg = OptimizeConfig.load(sets=[
+            "model=original", f"method={method}", f"n_prompts={args.prompts}", f"new_tokens={args.new_tokens}",
+            f"batch_sizes={args.batch_sizes}", f"max_rows={args.text_lines}", "max_length=128",
+            f"threads={args.threads}", f"compute_dtype={args.compute_dtype}", f"output_name=q-{method}"])
+        res = runs.run_in_process("optimize", cfg, ws)
+        if res["status"] != "succeeded":
+            results.append({"method": method, "status": res["status"], "error": str(res["error"])})
+            continue
+        s = res["summary"]
+        original = original or s["before"]
+        results.append({"method": method, "decode_tokens_per_s": s["after"]["decode_tokens_per_s"],
+                        "decode_speedup": s["speedup_decode"], "ttft_ms": s["after"]["ttft_ms"],
+                        "size_mb": round(s["after"]["size_mb"], 3), "size_ratio": s["size_ratio"],
+                        "ppl": s["after"]["ppl"], "ppl_change_pct": s["ppl_change_pct"], "bpb": s["after"]["bpb"],
+                        "peak_rss_mb": s["after"]["peak_rss_mb"], "greedy_exact_share": s["greedy_exact_share"],
+                        "original_decode_tokens_per_s_this_run": s["before"]["decode_tokens_per_s"]})
+    ok = [r for r in results if "decode_speedup" in r]
+    fast = [r["method"] for r in ok if r["decode_speedup"] >= 1.4 and (r["ppl_change_pct"] or 0) <= 2]
+    four = next((r for r in ok if r["method"] == "bnb-4bit"), None)
+    _emit({"bench": "optimize", "model": str(base), "original_fp32": {k: original.get(k) for k in (
+        "decode_tokens_per_s", "ttft_ms", "size_mb", "ppl", "bpb", "peak_rss_mb")} if original else None,
+        "methods": results, "threads": args.threads, "prompts": args.prompts, "new_tokens": args.new_tokens,
+        "targets": {"decode_1.4x_at_ppl_2pct": fast, "bnb4_size_ratio": four["size_ratio"] if four else None,
+                    "bnb4_size_target_0.35": bool(four and four["size_ratio"] <= 0.35)},
+        "note": "each method's run measures the fp32 original again next to its result (same prompts, text, "
+                "threads); the original's decode tokens/s of that run is listed per method",
+        "wall_s": round(time.perf_counter() - t_all, 1), "workspace": str(tmp)})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
