@@ -81,6 +81,16 @@ def test_int8_run_measures_both_saves_a_model_with_lineage_and_chat_loads_it(ws,
     assert "int8-dynamic" in (ws.artifact_dir("model", art.name) / "README.md").read_text()
     lm = load_model(resolve(ws, art.name), key=("t",), device_pref="auto")
     assert lm.device == "cpu" and lm.model.__class__.__name__ == "LlamaForCausalLM"
+    from fastapi.testclient import TestClient
+
+    from workbench.chat.api import create_app
+    from workbench.chat.engine import ChatEngine
+    client = TestClient(create_app(ChatEngine(), ws))  # the OpenAI-compatible API serves it and says it is quantized
+    listed = {m["id"]: m["quantization"] for m in client.get("/v1/models").json()["data"]}
+    assert listed == {"tiny": None, "tiny-int8-dynamic": "int8-dynamic"}
+    reply = client.post("/v1/chat/completions", json={"model": "tiny-int8-dynamic", "max_tokens": 3,
+                                                       "messages": [{"role": "user", "content": "대한민국은"}]}).json()
+    assert reply["workbench"]["quantization"] == "int8-dynamic" and reply["usage"]["completion_tokens"] >= 1
     names = {m["name"] for m in ws.store.metrics(res["run_id"])}
     assert {"before/decode_tokens_per_s", "after/decode_tokens_per_s", "before/ppl", "after/size_mb"} <= names
 
@@ -165,3 +175,14 @@ def test_a_stop_after_the_first_measurement_saves_nothing(ws, tmp_path, tok, mon
     res = optimize(ws, "model=tiny")
     assert res["status"] == "stopped", res
     assert [a.name for a in ws.store.list_artifacts("model")] == ["tiny"]
+
+
+def test_an_adapter_without_its_base_is_refused_and_the_original_is_untouched(ws, tmp_path, tok):
+    folder = tmp_path / "lonely-adapter"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA",
+                                                            "base_model_name_or_path": str(tmp_path / "gone")}))
+    (folder / "adapter_model.safetensors").write_bytes(b"")
+    res = optimize(ws, f"model={folder}")
+    assert res["status"] == "failed" and "without its base model" in str(res["error"]), res["error"]
+    assert sorted(p.name for p in folder.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]

@@ -129,7 +129,8 @@ def parse_request(body: Any) -> dict:
 def _extension(gen: Generation) -> dict:
     s = gen.stats
     return {"ttft_s": s.get("ttft_s"), "tokens_per_s": s.get("tokens_per_s"), "mode": gen.mode, "seed": gen.seed,
-            "notices": [n.text for n in gen.notices], "artifact": gen.lm.ref.label}
+            "notices": [n.text for n in gen.notices], "artifact": gen.lm.ref.label,
+            "quantization": ((gen.lm.ref.meta or {}).get("quantization") or {}).get("method")}
 
 
 def _usage(gen: Generation) -> dict:
@@ -159,7 +160,8 @@ def create_router(engine: ChatEngine, ws, *, api_key: str | None = None) -> APIR
         if not authorized(request):
             return unauthorized()
         data = [{"id": m.name, "object": "model", "created": 0, "owned_by": "workbench", "kind": m.kind,
-                 "artifact_id": m.artifact_id, "chat_model": bool(m.meta.get("chat_model"))} for m in list_models(ws)]
+                 "artifact_id": m.artifact_id, "chat_model": bool(m.meta.get("chat_model")),
+                 "quantization": (m.meta.get("quantization") or {}).get("method")} for m in list_models(ws)]
         return {"object": "list", "data": data}
 
     @router.post("/v1/chat/completions")
