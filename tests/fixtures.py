@@ -41,3 +41,21 @@ def make_tokenizer(ws, name: str = "tiny-bpe", lines: list[str] | None = None, v
     staging = ws.staging_dir("tokenizer", name)
     train_tokenizer(staging, lines if lines is not None else konlpy_lines(), vocab_size)
     return ws.publish(staging, "tokenizer", name, parents=parents)
+
+
+def publish_tiny_llama(ws, name: str = "tiny-base", *, hidden: int = 64, layers: int = 1, seed: int = 0,
+                       tokenizer_id: int | None = None) -> int:
+    """A tiny random Llama with the project's tokenizer (made here unless given), published as a `model` artifact
+    (what the Pretrain stage makes) with the tokenizer as its parent."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    tok_id = tokenizer_id if tokenizer_id is not None else make_tokenizer(ws)
+    tok = AutoTokenizer.from_pretrained(ws.store.get_artifact(tok_id).path)
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    staging = ws.staging_dir("model", name)
+    LlamaForCausalLM(cfg).save_pretrained(staging)
+    tok.save_pretrained(staging)
+    return ws.publish(staging, "model", name, parents=[tok_id], meta={"stage": "pretrain"})

@@ -4,24 +4,8 @@ prompt templates in the prompt lab, export the HTML report and open it."""
 import re
 
 from conftest import screenshot, wait_for
-from fixtures import make_tokenizer
+from fixtures import make_tokenizer, publish_tiny_llama
 from state import Workspace
-
-
-def publish_two_models(ws):
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-    tok_id = make_tokenizer(ws)
-    tok = AutoTokenizer.from_pretrained(ws.store.get_artifact(tok_id).path)
-    for name, seed in (("lm-one", 0), ("lm-two", 1)):
-        torch.manual_seed(seed)
-        cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                          bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        staging = ws.staging_dir("model", name)
-        LlamaForCausalLM(cfg).save_pretrained(staging)
-        tok.save_pretrained(staging)
-        ws.publish(staging, "model", name, parents=[tok_id], meta={"stage": "pretrain"})
 
 
 def pick_option(page, box, name):
@@ -31,7 +15,9 @@ def pick_option(page, box, name):
 
 def test_evaluate_two_models_compare_prompt_lab_and_export(app_factory, page, tmp_path):
     ws = Workspace(tmp_path / "ws")
-    publish_two_models(ws)
+    tok_id = make_tokenizer(ws)
+    for name, seed in (("lm-one", 0), ("lm-two", 1)):
+        publish_tiny_llama(ws, name, hidden=32, seed=seed, tokenizer_id=tok_id)
     app = app_factory(ws.root)
     page.goto(app.url)
     page.get_by_role("tab", name="6. 평가").click()

@@ -4,29 +4,13 @@ off, and merge the adapter into a plain model."""
 import re
 
 from conftest import fill_kept, screenshot, wait_for
-from fixtures import make_tokenizer
+from fixtures import publish_tiny_llama
 from state import Workspace
-
-
-def publish_tiny_model(ws, name="tiny-base"):
-    """A 1-layer Llama with the project's tokenizer, published as a `model` artifact (what Pretrain makes)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-    tok_id = make_tokenizer(ws)
-    tok = AutoTokenizer.from_pretrained(ws.store.get_artifact(tok_id).path)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    staging = ws.staging_dir("model", name)
-    LlamaForCausalLM(cfg).save_pretrained(staging)
-    tok.save_pretrained(staging)
-    return ws.publish(staging, "model", name, parents=[tok_id], meta={"stage": "pretrain"})
 
 
 def test_finetune_tab_lora_train_try_merge(app_factory, page, tmp_path):
     ws = Workspace(tmp_path / "ws")
-    publish_tiny_model(ws)
+    publish_tiny_llama(ws)
     app = app_factory(ws.root)
     page.goto(app.url)
     page.get_by_role("tab", name="5. 미세조정").click()

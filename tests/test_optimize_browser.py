@@ -3,28 +3,13 @@ charts, then open the result in the Chat tab, which says it is quantized and ans
 import re
 
 from conftest import screenshot, wait_for
-from fixtures import make_tokenizer
+from fixtures import publish_tiny_llama
 from state import Workspace
-
-
-def publish_model(ws, name="tiny-base"):
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-    tok_id = make_tokenizer(ws)
-    tok = AutoTokenizer.from_pretrained(ws.store.get_artifact(tok_id).path)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    staging = ws.staging_dir("model", name)
-    LlamaForCausalLM(cfg).save_pretrained(staging)
-    tok.save_pretrained(staging)
-    return ws.publish(staging, "model", name, parents=[tok_id], meta={"stage": "pretrain"})
 
 
 def test_optimize_tab_quantize_compare_then_chat_with_the_result(app_factory, page, tmp_path):
     ws = Workspace(tmp_path / "ws")
-    publish_model(ws)
+    publish_tiny_llama(ws, layers=2)
     app = app_factory(ws.root)
     page.goto(app.url)
     page.get_by_role("tab", name="7. 최적화").click()
