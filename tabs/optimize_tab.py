@@ -36,7 +36,6 @@ T = {
               "first difference)"),
     "chat_hint": ("채팅 탭에서 '{n}' 을(를) 골라 대화해 보세요.", "Pick '{n}' in the Chat tab to chat with it."),
     "none_yet": ("아직 끝난 최적화 실행이 없습니다.", "No optimization run has finished yet."),
-    "tput": ("배치 크기별 처리량 (토큰/초)", "Throughput by batch size (tokens/s)"),
 }
 FIELDS = ["method", "quant_type", "double_quant", "compute_dtype", "data", "max_rows", "prompts", "n_prompts",
           "new_tokens", "batch_sizes", "max_length", "trt_max_batch", "trt_max_input_len", "trt_max_output_len",
@@ -49,7 +48,10 @@ NAMES = {"decode_tokens_per_s": ("디코딩 토큰/초", "decode tokens/s"), "pr
                                                                               "per-token latency p50 ms"),
          "decode_ms_p95": ("토큰당 지연 p95 ms", "per-token latency p95 ms"), "ppl": ("퍼플렉서티", "perplexity"),
          "bpb": ("바이트당 비트", "bits per byte"), "peak_rss_mb": ("최대 메모리 MB", "peak RSS MB"),
-         "size_mb": ("디스크 크기 MB", "size on disk MB")}
+         "size_mb": ("디스크 크기 MB", "size on disk MB"), "accuracy": ("정확도", "accuracy"),
+         "macro_f1": ("macro-F1", "macro-F1"), "ms_per_example": ("예제당 지연 ms (배치 1)", "ms per example (batch 1)")}
+RATE_TITLES = {"throughput_tokens_per_s": ("배치 크기별 처리량 (토큰/초)", "Throughput by batch size (tokens/s)"),
+               "examples_per_s": ("배치 크기별 처리량 (예제/초)", "Throughput by batch size (examples/s)")}
 
 
 def _num(v) -> str:
@@ -58,10 +60,11 @@ def _num(v) -> str:
 
 def result_html(summary: dict, report: dict, lang: str) -> str:
     rows = ""
-    for k, (ko, en) in NAMES.items():
-        c = (report.get("compare") or {}).get(k) or {}
+    for k, c in (report.get("compare") or {}).items():
+        if "change_pct" not in c:  # a rate per batch size: drawn, not tabled
+            continue
         ch = c.get("change_pct")
-        rows += (f"<tr><td>{pick((ko, en), lang)}</td><td>{_num(c.get('before'))}</td><td>{_num(c.get('after'))}</td>"
+        rows += (f"<tr><td>{pick(NAMES.get(k, (k, k)), lang)}</td><td>{_num(c.get('before'))}</td><td>{_num(c.get('after'))}</td>"
                  f"<td>{'–' if ch is None else f'{ch:+.1f}'}</td></tr>")
     head = "".join(f"<th>{pick(T[k], lang)}</th>" for k in ("figure", "before", "after", "change"))
     agree = pick(T["agree"], lang).format(e=summary.get("greedy_exact_share", 0), p=summary.get("greedy_prefix_share", 0))
@@ -72,15 +75,16 @@ def result_html(summary: dict, report: dict, lang: str) -> str:
 
 def throughput_figure(report: dict, lang: str):
     import plotly.graph_objects as go
-    tp = (report.get("compare") or {}).get("throughput_tokens_per_s") or {}
-    if not tp:
+    key = next((k for k in RATE_TITLES if (report.get("compare") or {}).get(k)), None)
+    if key is None:
         return None
+    tp = report["compare"][key]
     sizes = sorted(tp, key=int)
     fig = go.Figure()
     for side in ("before", "after"):
         fig.add_trace(go.Scatter(x=[int(b) for b in sizes], y=[tp[b][side] for b in sizes], mode="lines+markers",
                                  name=pick(T[side], lang)))
-    fig.update_layout(height=300, margin=dict(l=40, r=10, t=40, b=30), title=pick(T["tput"], lang),
+    fig.update_layout(height=300, margin=dict(l=40, r=10, t=40, b=30), title=pick(RATE_TITLES[key], lang),
                       template="plotly_white", legend=dict(orientation="h", y=-0.2), xaxis_title="batch",
                       xaxis=dict(tickmode="array", tickvals=[int(b) for b in sizes]))
     return fig

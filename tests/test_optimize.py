@@ -186,3 +186,25 @@ def test_an_adapter_without_its_base_is_refused_and_the_original_is_untouched(ws
     res = optimize(ws, f"model={folder}")
     assert res["status"] == "failed" and "without its base model" in str(res["error"]), res["error"]
     assert sorted(p.name for p in folder.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
+
+
+def test_a_classifier_is_quantized_and_scored_by_its_accuracy_before_and_after(ws, tmp_path, tok):
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    from workbench.chat.models import check_files
+    folder = tmp_path / "clf"
+    torch.manual_seed(0)
+    LlamaForSequenceClassification(LlamaConfig(
+        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, pad_token_id=tok.pad_token_id, num_labels=2,
+        id2label={0: "부정", 1: "긍정"}, label2id={"부정": 0, "긍정": 1})).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    res = optimize(ws, f"model={folder}", "method=int8-dynamic", "max_rows=40", "output_name=clf-int8")
+    assert res["status"] == "succeeded", res["error"]
+    s = res["summary"]
+    assert s["task"] == "sequence-classification" and 0 <= s["before"]["accuracy"] <= 1
+    assert abs(s["accuracy_change"]) <= 0.1 and s["examples_per_s_speedup_at_batch_2"] > 0
+    report = json.loads((ws.artifact_dir("model", "clf-int8") / "workbench_optimize.json").read_text())
+    assert set(report["compare"]) >= {"accuracy", "macro_f1", "ms_per_example", "size_mb", "examples_per_s"}
+    assert report["n_inputs"] == 40
+    assert "classifier" in str(check_files(ws.artifact_dir("model", "clf-int8"))[0])  # chat still refuses it

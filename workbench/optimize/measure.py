@@ -20,19 +20,23 @@ from ..errors import UserError
 from ..i18n import say
 
 
-def load_model(folder: Path):
+def load_model(folder: Path, task: str = "causal-lm"):
     """(model in eval mode, tokenizer) of a plain, bitsandbytes or int8 folder."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from . import int8
+    from .quantize import model_class
     folder = Path(folder)
     tok = AutoTokenizer.from_pretrained(str(folder))
     if int8.is_int8_folder(folder):
-        return int8.load(folder), tok
+        return int8.load(folder, task=task), tok
     cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     kw = {"device_map": "cpu"} if "quantization_config" in cfg else {"dtype": torch.float32}
-    return AutoModelForCausalLM.from_pretrained(str(folder), **kw).eval(), tok
+    model = model_class(task).from_pretrained(str(folder), **kw).eval()
+    if tok.pad_token_id is None and model.config.pad_token_id is not None:
+        tok.pad_token_id = model.config.pad_token_id
+    return model, tok
 
 
 def _rss_mb() -> float:
@@ -80,8 +84,34 @@ def throughput(model, tok, prompts: list[str], batch: int, new_tokens: int) -> f
     return batch * new_tokens / secs
 
 
+def measure_classifier(model, tok, spec: dict) -> dict:
+    """A classifier's figures: accuracy and macro-F1 on the labelled rows (labels mapped to the model's ids by the
+    parent), examples/s at each batch size, per-example latency at batch 1, and its predictions."""
+    from ..evaluate import metrics, scoring
+    rows, to_model = spec["rows"], spec["label_map"]
+    items = scoring.encode_rows(tok, rows, int(spec["max_length"]))
+    scoring.classify(model, tok, items[:2], batch_size=2)  # warm-up
+    rates = {}
+    for b in spec["batch_sizes"]:
+        t = time.perf_counter()
+        probs = scoring.classify(model, tok, items, batch_size=int(b))
+        rates[str(b)] = round(len(items) / (time.perf_counter() - t), 2)
+    lat = []
+    for it in items[:min(len(items), 32)]:
+        t = time.perf_counter()
+        scoring.classify(model, tok, [it], batch_size=1)
+        lat.append(time.perf_counter() - t)
+    inv = {m: d for d, m in enumerate(to_model)}
+    preds = [inv.get(max(range(len(p)), key=p.__getitem__), -1) for p in probs]
+    names = spec["names"]
+    m = metrics.classification_metrics([r["label"] for r in rows], [max(p, 0) for p in preds], names)
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "examples_per_s": rates,
+            "ms_per_example": round(1000 * statistics.median(lat), 3), "greedy": [[p] for p in preds]}
+
+
 def measure(spec: dict) -> dict:
-    """Every figure for one folder. spec: folder, prompts, new_tokens, batch_sizes, texts, max_length, threads."""
+    """Every figure for one folder. spec: folder, task, prompts, new_tokens, batch_sizes, texts, max_length, threads
+    (a classifier: rows, names, label_map instead of prompts and texts)."""
     import torch
 
     from ..evaluate.scoring import perplexity
@@ -89,8 +119,13 @@ def measure(spec: dict) -> dict:
         torch.set_num_threads(int(spec["threads"]))
     base_rss = _rss_mb()
     t0 = time.perf_counter()
-    model, tok = load_model(Path(spec["folder"]))
+    task = spec.get("task", "causal-lm")
+    model, tok = load_model(Path(spec["folder"]), task)
     load_s = time.perf_counter() - t0
+    if task == "sequence-classification":
+        return {"folder": spec["folder"], "load_s": round(load_s, 3), **measure_classifier(model, tok, spec),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "rss_before_load_mb": round(base_rss, 1)}
     prompts, new = spec["prompts"], int(spec["new_tokens"])
     greedy_timed(model, tok, prompts[0], 2)  # warm-up (first calls allocate and pick kernels)
     runs = [greedy_timed(model, tok, p, new) for p in prompts]

@@ -16,7 +16,7 @@ METHODS = ["int8-dynamic", "bnb-int8", "bnb-4bit", "tensorrt-llm"]
 BNB_BLOCK = 64  # bitsandbytes' CPU 4-bit kernels work on blocks of 64 input features
 
 
-def merged_source(ws, folder: Path, out: Path) -> Path:
+def merged_source(ws, folder: Path, out: Path, task: str = "causal-lm") -> Path:
     """The folder to quantize: the model itself, or for an adapter its base with the adapter merged in (saved to
     `out`)."""
     folder = Path(folder)
@@ -30,7 +30,7 @@ def merged_source(ws, folder: Path, out: Path) -> Path:
                             "어댑터 {f} 은(는) 기본 모델 없이 양자화할 수 없습니다 ({b} 이(가) 없음). 기본 모델을 고르거나 "
                             "있는 기본 모델로 어댑터를 다시 만드세요", f=folder.name, b=base or "?"))
     from ..finetune.save import load_finetuned
-    model, tok, _, _ = load_finetuned(folder, None, task="causal-lm")
+    model, tok, _, _ = load_finetuned(folder, None, task=task)
     merged = model.merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out, safe_serialization=True)
@@ -55,7 +55,7 @@ def plan(method: str, model) -> dict:
     """Which layers the method quantizes, which it must leave in float and why; refuses when it can take none."""
     import torch
     layers = linear_layers(model)
-    head = {n for n in layers if n.endswith("lm_head") or n == "score"}
+    head = {n for n in layers if n.endswith(("lm_head", "score", "classifier"))}
     body = {n: s for n, s in layers.items() if n not in head}
     if method == "int8-dynamic":
         plain = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
@@ -92,14 +92,20 @@ def _dtype(name: str):
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
-def quantize(cfg, src: Path, out: Path) -> dict:
+def model_class(task: str):
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    return AutoModelForSequenceClassification if task == "sequence-classification" else AutoModelForCausalLM
+
+
+def quantize(cfg, src: Path, out: Path, task: str = "causal-lm") -> dict:
     """Write the quantized model of folder `src` into `out` (with its tokenizer). Returns {"method", "plan",
     "settings"} for the artifact's metadata."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoTokenizer, BitsAndBytesConfig
     out.mkdir(parents=True, exist_ok=True)
     tok = AutoTokenizer.from_pretrained(str(src))
-    float_model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32).eval()
+    cls = model_class(task)
+    float_model = cls.from_pretrained(str(src), dtype=torch.float32).eval()
     p = plan(cfg.method, float_model)
     settings: dict = {}
     if cfg.method == "int8-dynamic":
@@ -122,7 +128,7 @@ def quantize(cfg, src: Path, out: Path) -> dict:
             settings = {"load_in_4bit": True, "quant_type": cfg.quant_type, "double_quant": cfg.double_quant,
                         "compute_dtype": cfg.compute_dtype}
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(src), quantization_config=qc, dtype=dtype,
+            model = cls.from_pretrained(str(src), quantization_config=qc, dtype=dtype,
                                                          device_map="cuda" if cfg.on_gpu else "cpu")
             model.save_pretrained(out, safe_serialization=True)
         except Exception as e:  # noqa: BLE001 - the library's reason, with the method named
