@@ -110,6 +110,24 @@ def test_loglikelihood_matches_an_independent_forward_pass_and_padding_does_not_
     assert [x for x, _ in together] == pytest.approx(alone, abs=1e-4)
 
 
+def test_loglikelihood_agrees_with_lm_evaluation_harness(folders):
+    """The field's standard scorer (EleutherAI lm-evaluation-harness, HFLM.loglikelihood) on the same model and
+    requests gives the same log-likelihoods and greedy flags."""
+    pytest.importorskip("lm_eval")
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+    lm = scoring.open_model(None, str(folders["lm-a"]), want=scoring.CAUSAL)
+    pairs = [("문장: 재밌어요\n답:", " 긍정"), ("문장: 재밌어요\n답:", " 부정"), ("대한민국은 민주공화국이다.", " 모든 권력은"),
+             ("질문: ", "헌법")]
+    ours = scoring.loglikelihoods(lm.model, lm.tokenizer, [scoring.encode_request(lm.tokenizer, c, x, 128)
+                                                           for c, x in pairs], batch_size=3)
+    harness = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=2, device="cpu")
+    theirs = harness.loglikelihood([Instance(request_type="loglikelihood", doc={}, arguments=p, idx=i)
+                                    for i, p in enumerate(pairs)], disable_tqdm=True)
+    assert [round(a, 4) for a, _ in ours] == [round(b, 4) for b, _ in theirs]
+    assert [g for _, g in ours] == [g for _, g in theirs]
+
+
 def test_a_context_too_long_loses_its_oldest_tokens_and_keeps_the_continuation(folders):
     tok = scoring.open_model(None, str(folders["lm-a"])).tokenizer
     ids, k = scoring.encode_request(tok, ("헌법 " * 200).strip(), " 제1조", 32)
