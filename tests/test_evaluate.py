@@ -381,3 +381,16 @@ def test_a_fine_tuned_adapter_and_its_base_are_scored_on_the_same_benchmark(ws, 
         sum(d["label"] == truth[t] for d, t in zip(direct, texts)) / len(texts))
     base = evaluate(ws, "models=base", "task=fewshot", f"data={reviews}", "label_names=부정,긍정", "max_rows=8")
     assert base["status"] == "succeeded", base["error"]
+
+
+def test_the_bundled_sample_is_scored_on_the_fine_tune_stages_held_out_rows_only():
+    """A model fine-tuned on the bundled sample with the defaults never sees the rows Evaluate scores it on."""
+    from workbench.evaluate.benchmarks import load_labelled
+    from workbench.finetune.stage import FinetuneConfig
+    from workbench.finetune.train import prepare_data
+    lab = load_labelled()
+    prep = prepare_data(FinetuneConfig(base_model="unused"), None)
+    trained = {r["text"] for r in prep.rows["train"]} | {r["text"] for r in prep.rows["validation"]}
+    assert lab.split == "test" and {r["text"] for r in lab.rows} == {r["text"] for r in prep.rows["test"]}
+    assert not trained & {r["text"] for r in lab.rows} and "held-out" in lab.source
+    assert all(s["text"] in {r["text"] for r in prep.rows["train"]} for s in lab.shots)  # shots: training rows

@@ -57,8 +57,7 @@ def _frames(data: str, preset: str, data_config: str, ws) -> tuple[dict[str, Any
     spec = PRESETS[preset]
     if not ref:
         if preset == "file":
-            p = ftdata.BUNDLED_FILES["classification"]
-            return {"test": ftdata.read_file(p)}, f"bundled team-written sample ({p.name})"
+            return _bundled_splits()
         if not spec.get("hub"):
             raise UserError(say("benchmark {b} has no Hugging Face dataset here: give its folder or file in data "
                                 "(e.g. KorSTS's sts-test.tsv)",
@@ -87,6 +86,19 @@ def _frames(data: str, preset: str, data_config: str, ws) -> tuple[dict[str, Any
     name = ref[3:] if ref.startswith("hf:") else ref
     frames = ftdata.load_hf_dataset(name, data_config)
     return frames, f"Hugging Face dataset {name}" + (f" ({data_config})" if data_config else "")
+
+
+def _bundled_splits() -> tuple[dict[str, Any], str]:
+    """The bundled sentiment sample cut exactly as the Fine-tune stage cuts it by default (same fractions, seed and
+    stratification), so a model fine-tuned on it with the defaults is scored on its held-out test rows only."""
+    from ..finetune.stage import FinetuneConfig
+    d = FinetuneConfig()
+    src = ftdata.read_source("", task="classification")
+    sp = ftdata.make_splits(src, val_fraction=d.val_fraction, test_fraction=d.test_fraction, seed=d.seed,
+                            stratify="label")
+    desc = (f"bundled team-written sample ({ftdata.BUNDLED_FILES['classification'].name}), the Fine-tune stage's "
+            f"default held-out split (validation {d.val_fraction:g} / test {d.test_fraction:g}, seed {d.seed})")
+    return {"train": sp.train, "validation": sp.validation, "test": sp.test}, desc
 
 
 def _eval_split(frames: dict, split: str) -> str:
