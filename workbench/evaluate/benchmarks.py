@@ -217,7 +217,8 @@ def load_texts(data: str = "", *, max_rows: int = 0, ws=None) -> tuple[list[str]
                                 "or a text file", "텍스트를 주지 않았고 konlpy 의 내장 말뭉치도 없습니다. 말뭉치 산출물이나 "
                                 "텍스트 파일을 주세요"))
         lines = [ln.strip() for ln in files[0].read_text(encoding="utf-8").splitlines() if ln.strip()]
-        return lines[:limit] if limit else lines, "konlpy kolaw constitution.txt (bundled with konlpy)"
+        return lines[:limit] if limit else lines, ("konlpy kolaw constitution.txt (bundled with konlpy; not held out for a model pretrained on the "
+                                                "bundled corpus: give a corpus's validation split for that)")
     if ws is not None:
         from ..artifacts import corpus_splits, find, iter_corpus_texts
         art = find(ws.store, ("corpus",), ref)
