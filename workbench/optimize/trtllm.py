@@ -18,15 +18,10 @@ IMAGE = "korean-llm-workbench"  # the Dockerfile's image (docker build -t korean
 
 def missing() -> list[Text]:
     """What this machine lacks for a TensorRT-LLM build (empty: it can build)."""
+    from ..devices import cuda_present  # answers without importing torch (the tab asks at app start)
     out = []
-    try:
-        import torch
-        gpu = torch.cuda.is_available()
-    except ImportError:
-        gpu = False
-    if not gpu:
-        out.append(say("an NVIDIA GPU visible to PyTorch (torch.cuda.is_available() is False here)",
-                       "PyTorch 에 보이는 NVIDIA GPU (여기서는 torch.cuda.is_available() 가 False)"))
+    if not cuda_present():
+        out.append(say("an NVIDIA GPU (none is visible here)", "NVIDIA GPU (여기서는 보이지 않음)"))
     if importlib.util.find_spec("tensorrt_llm") is None:
         out.append(say("the tensorrt_llm package (installed from NVIDIA's index in the Dockerfile's NGC image)",
                        "tensorrt_llm 패키지 (Dockerfile 의 NGC 이미지에서 NVIDIA 인덱스로 설치됨)"))
