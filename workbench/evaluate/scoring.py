@@ -133,8 +133,9 @@ def label_map(model_names: list[str], data_names: list[str], model_ref: str) -> 
 
 
 def encode_rows(tok, rows: list[dict], max_length: int) -> list[dict]:
-    from ..finetune.data import encode_classification
-    return [{"input_ids": encode_classification(tok, r["text"], r.get("text_pair"), max_length)} for r in rows]
+    from ..finetune.data import encode_classifications
+    pairs = [r.get("text_pair", "") for r in rows] if any("text_pair" in r for r in rows) else None
+    return [{"input_ids": ids} for ids in encode_classifications(tok, [r["text"] for r in rows], pairs, max_length)]
 
 
 def classify(model, tok, items: list[dict], *, batch_size: int = 32, left: bool = False,

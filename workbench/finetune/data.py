@@ -562,22 +562,34 @@ DEFAULT_CHAT_TEMPLATE = (
 
 
 def encode_classification(tokenizer, text: str, pair: str | None, max_length: int) -> list[int]:
-    """Token ids of one input. A pair is joined with the tokenizer's own pair format when it has a separator
-    token (BERT-style), else with its end-of-text token between the two texts (causal LMs have no pair format)."""
-    if pair is None:
-        return tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
+    """Token ids of one input (see encode_classifications)."""
+    return encode_classifications(tokenizer, [text], None if pair is None else [pair], max_length)[0]
+
+
+def encode_classifications(tokenizer, texts: list[str], pairs: list[str] | None, max_length: int) -> list[list[int]]:
+    """Token ids of many inputs, tokenized in one batched call. A pair is joined with the tokenizer's own pair
+    format when it has a separator token (BERT-style), else with its end-of-text token between the two texts
+    (causal LMs have no pair format), cut longest first."""
+    if pairs is None:
+        return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     if tokenizer.sep_token_id is not None:
-        return tokenizer(text, pair, truncation="longest_first", max_length=max_length)["input_ids"]
-    a = tokenizer(text)["input_ids"]
-    b = tokenizer(pair, add_special_tokens=False)["input_ids"]
+        return tokenizer(list(texts), list(pairs), truncation="longest_first", max_length=max_length)["input_ids"]
+    firsts = tokenizer(list(texts))["input_ids"]
+    seconds = tokenizer(list(pairs), add_special_tokens=False)["input_ids"]
     sep = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     budget = max_length - len(sep)
-    while len(a) + len(b) > budget:  # longest first
-        if len(a) >= len(b):
-            a = a[:-1]
-        else:
-            b = b[:-1]
-    return a + sep + b
+    out = []
+    for a, b in zip(firsts, seconds):
+        over = len(a) + len(b) - budget
+        if over > 0:  # longest first: trim the longer one until they are even, then both in turn (first text first)
+            cut_a = min(over, max(0, len(a) - len(b)))
+            cut_b = min(over - cut_a, max(0, len(b) - len(a)))
+            rest = over - cut_a - cut_b
+            cut_a += (rest + 1) // 2
+            cut_b += rest // 2
+            a, b = a[:len(a) - cut_a], b[:len(b) - cut_b]
+        out.append(a + sep + b)
+    return out
 
 
 def render(tokenizer, messages: list[dict], *, add_generation_prompt: bool) -> str:

@@ -190,7 +190,7 @@ def predict(ref: str | Path, texts: list[str], pairs: list[str] | None = None, *
     (`model.disable_adapter()`; its classification head is then the untrained one)."""
     import torch
 
-    from .data import encode_classification, make_collator
+    from .data import encode_classifications, make_collator
     model, tok, meta, is_adapter = load_finetuned(ref, ws, task="sequence-classification")
     if meta.get("task") and meta["task"] != "sequence-classification":
         raise UserError(say("this model was fine-tuned for chat (sft), not classification: use answer() instead",
@@ -202,8 +202,7 @@ def predict(ref: str | Path, texts: list[str], pairs: list[str] | None = None, *
     max_len = (meta.get("encoding") or {}).get("max_length", 512)
     pad = model.config.pad_token_id if model.config.pad_token_id is not None else (tok.pad_token_id or 0)
     collate = make_collator(pad, left=(meta.get("encoding") or {}).get("padding_side") == "left")
-    items = [{"input_ids": encode_classification(tok, t, pairs[i] if pairs else None, max_len)}
-             for i, t in enumerate(texts)]
+    items = [{"input_ids": ids} for ids in encode_classifications(tok, list(texts), pairs, max_len)]
     out = []
     with torch.no_grad(), _off(model, adapter, is_adapter):
         for s in range(0, len(items), batch_size):
