@@ -30,8 +30,8 @@ def _emit(obj: dict) -> None:
     _STDOUT.flush()
 
 
-def pretrain_small(ws, steps: int, threads: int) -> str:
-    """A small Llama (4 x 256, tied embeddings) pretrained by the workbench on konlpy's bundled text."""
+def pretrain_small(ws, steps: int, threads: int, depth: int, width: int) -> str:
+    """A Llama (depth x width, tied embeddings) pretrained by the workbench on konlpy's bundled text."""
     from workbench.artifacts import write_corpus_split
     from workbench.bundled import konlpy_lines
     from workbench.pretrain.stage import PretrainConfig
@@ -46,7 +46,7 @@ def pretrain_small(ws, steps: int, threads: int) -> str:
     quick_bpe(lines, 4000).save_pretrained(stg)
     ws.publish(stg, "tokenizer", "kolaw")
     cfg = PretrainConfig.load(sets=[
-        "corpus=kolaw", "tokenizer=kolaw", "arch.family=llama", "arch.depth=4", "arch.width=256", "arch.heads=4",
+        "corpus=kolaw", "tokenizer=kolaw", "arch.family=llama", f"arch.depth={depth}", f"arch.width={width}", "arch.heads=8",
         "arch.context=256", "seq_len=128", "batch_size=16", f"max_steps={steps}", "warmup_steps=10", "lr=2e-3",
         f"eval_every={steps}", "sample_every=0", f"save_every={10 * steps}", f"threads={threads}", "output_name=base"])
     rid = ws.store.create_run("pretrain", cfg.to_dict(), status="running")
@@ -58,6 +58,8 @@ def main() -> int:
     ap.add_argument("--base", default="", help="a model folder to quantize (skips pretraining)")
     ap.add_argument("--methods", default="int8-dynamic,bnb-int8,bnb-4bit")
     ap.add_argument("--pretrain-steps", type=int, default=300)
+    ap.add_argument("--depth", type=int, default=8)
+    ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--new-tokens", type=int, default=48)
     ap.add_argument("--batch-sizes", default="1,4")
@@ -73,7 +75,7 @@ def main() -> int:
     t_all = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="optimize-bench-"))
     ws = Workspace(tmp / "ws")
-    base = args.base or pretrain_small(ws, args.pretrain_steps, args.threads)
+    base = args.base or pretrain_small(ws, args.pretrain_steps, args.threads, args.depth, args.width)
     staging = ws.staging_dir("model", "original")
     shutil.copytree(base, staging, dirs_exist_ok=True)
     ws.publish(staging, "model", "original", meta={"stage": "pretrain"})
