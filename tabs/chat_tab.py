@@ -369,10 +369,11 @@ def build(ctx: AppContext):
                     notes.append(notice_text(g.notices[shown[col]:], lang, label_of(col)))
                     shown[col] = len(g.notices)
             now = time.monotonic()
-            # at most ~20 screen updates a second, fewer as the replies grow: the browser re-renders a whole reply
-            # at each update, and a long one re-rendered 20 times a second froze the page (Stop could not be clicked)
+            # at most ~20 screen updates a second, far fewer as the replies grow (about 1 a second at 8,000 characters):
+            # the browser re-renders a whole reply at each update, and a long one re-rendered often froze the page on a
+            # slow 2-core machine (Stop could not be clicked: twice in one CI run at chars / 40,000)
             chars = sum(len(hists[c][-1]["content"]) for c, _ in gens)
-            if piece is None or now - last > 0.05 + chars / 40_000:
+            if piece is None or now - last > 0.05 + chars / 10_000:
                 last = now
                 yield outputs_now(hists[0], hists[1], lang, "\n".join(errors + notes + failures) or "")
         yield outputs_now(hists[0], hists[1], lang, "\n".join(errors + notes + failures))
