@@ -54,11 +54,8 @@ RATE_TITLES = {"throughput_tokens_per_s": ("배치 크기별 처리량 (토큰/�
                "examples_per_s": ("배치 크기별 처리량 (예제/초)", "Throughput by batch size (examples/s)")}
 
 
-def _num(v) -> str:
-    return "–" if v is None else f"{v:,.4g}"
-
-
 def result_html(summary: dict, report: dict, lang: str) -> str:
+    from workbench.evaluate.report import fmt as _num  # the one number format of the reports
     rows = ""
     for k, c in (report.get("compare") or {}).items():
         if "change_pct" not in c:  # a rate per batch size: drawn, not tabled

@@ -288,11 +288,11 @@ def run(cfg: EvalConfig, ctx) -> dict:
                          say("model {i}/{n} ({m}): {d}/{t}", "모델 {i}/{n} ({m}): {d}/{t}", i=i + 1, n=len(models),
                              m=ref, d=done, t=total))
         got = fn(cfg, lm, data, progress)
-        for e in (got if isinstance(got, list) else [got]):
-            entries.append(e)
+        got = got if isinstance(got, list) else [got]  # the prompts task gives one entry per template
+        entries.extend(got)
         if device == "cuda":
             lm.model.to("cpu")
-        ctx.metrics(i + 1, {f"eval/{k}": v for e in (got if isinstance(got, list) else [got])
+        ctx.metrics(i + 1, {f"eval/{k}": v for e in got
                             for k, v in e["metrics"].items() if k in HEADLINE[cfg.task] and v is not None})
     judge = None
     if use_judge:
