@@ -28,6 +28,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
                                          "prompt templates"),
     "optimize": ("workbench.optimize.stage", "quantize a model (int8, 4-bit, TensorRT-LLM) and measure it before and "
                                              "after"),
+    "align": ("workbench.align.stage", "align a causal LM on preference pairs (DPO, KTO) with live reward curves"),
     "chat": ("workbench.chat.stage", "generate a reply from a model artifact (or serve the OpenAI-compatible API)"),
 }
 

@@ -21,6 +21,8 @@ class LoopRules:
     monitor: str = "val/loss"       # what early stopping watches
     higher_is_better: bool = False  # True for accuracy or macro-F1
     keep_best: bool = True          # with early stopping: end with the weights of the best evaluation
+    best_always: bool = False       # end with the best evaluated weights even without early stopping (DPO keeps
+                                    # the checkpoint of the best validation reward accuracy)
 
     def better(self, value: float, best: float | None) -> bool:
         if best is None:
@@ -90,6 +92,7 @@ class LiveCallback(TrainerCallback):
         self.bad_evals = 0
         self.ended_by: str | None = None  # "stop", "budget", "early_stopping"
         self.last_eval: dict = {}
+        self.last_eval_step: int | None = None
         self.last_samples: list = []
         self.last_progress = 0.0
 
@@ -143,16 +146,16 @@ class LiveCallback(TrainerCallback):
     # -- pieces a stage also calls at the end ----------------------------------------------------------------
     def run_eval(self, model, step: int) -> dict:
         """Evaluate, record, and apply early stopping (remembering the best weights when asked)."""
-        self.last_eval = self.evaluate(model)
+        self.last_eval, self.last_eval_step = self.evaluate(model), step
         self.ctx.metrics(step, self.last_eval, flush=True)
         rules = self.rules
-        if rules.early_stopping:
+        if (rules.early_stopping or rules.best_always) and rules.monitor in self.last_eval:
             value = self.last_eval[rules.monitor]
             if rules.better(value, self.best):
                 self.best, self.best_step, self.bad_evals = value, step, 0
                 if rules.keep_best:
                     self.best_state = trainable_snapshot(model)
-            else:
+            elif rules.early_stopping:
                 self.bad_evals += 1
                 if self.bad_evals >= rules.early_stopping and not self.ended_by:
                     self.ended_by = "early_stopping"
@@ -168,13 +171,16 @@ class LiveCallback(TrainerCallback):
         """After training: with early stopping, go back to the best weights if a later evaluation was worse; make
         sure the returned evaluation describes the weights that are saved. Returns that evaluation."""
         restored = False
-        if self.ended_by == "early_stopping" and self.best_state is not None and self.best_step != step:
+        if self.rules.best_always and self.best_state is not None and self.last_eval_step != step:
+            self.run_eval(model, step)  # the final weights take part in the choice
+        if ((self.ended_by == "early_stopping" or self.rules.best_always) and self.best_state is not None
+                and self.best_step != step):
             restore_snapshot(model, self.best_state)
             self.ctx.event("note", {"step": step, "restored_step": self.best_step,
                                     "text": f"restored the weights of step {self.best_step} "
                                             f"({self.rules.monitor} {self.best:.4f})"})
             restored = True
-        if restored or not self.last_eval or (self.ended_by is None and step % self.rules.eval_every):
+        if restored or not self.last_eval or self.last_eval_step != step:
             self.last_eval = self.evaluate(model)
             if not restored:  # the best step's figures are already on the curve
                 self.ctx.metrics(step, self.last_eval, flush=True)
