@@ -22,7 +22,8 @@ SPLITS = ("train", "validation")
 
 # Korean names of artifact kinds (and of the `what` words callers of resolve() use), for messages
 KIND_KO = {"corpus": "말뭉치", "tokenizer": "토크나이저", "arch": "아키텍처", "architecture": "아키텍처",
-           "model": "모델", "adapter": "어댑터", "quantized": "양자화 모델", "artifact": "산출물"}
+           "model": "모델", "adapter": "어댑터", "quantized": "양자화 모델", "dataset": "데이터셋",
+           "artifact": "산출물"}
 
 
 def kind_text(kind: str) -> Text:

@@ -135,3 +135,16 @@ def load_model(policy: Policy, *, dtype=None, what: str = "policy"):
 
 def config_of(policy: Policy):
     return load_config(policy.base)
+
+
+def set_chat_template(tokenizer, template: str) -> str:
+    """The template pairs are rendered with: the config's, else the tokenizer's own, else the plain default one
+    (the Fine-tune stage's). Returns where it came from: config, tokenizer or default."""
+    from ..finetune.data import DEFAULT_CHAT_TEMPLATE
+    if template.strip() and template.strip() != "auto":
+        tokenizer.chat_template = template
+        return "config"
+    if getattr(tokenizer, "chat_template", None):
+        return "tokenizer"
+    tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
+    return "default"

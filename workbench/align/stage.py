@@ -58,7 +58,6 @@ class AlignConfig(ComputeSettings):
                                help_en="auto: the tokenizer's own, else the plain '### 질문/### 답변' template")
     max_length: int = param(192, ko="최대 토큰 길이 (프롬프트+답)", en="Max tokens (prompt + answer)", min=8,
                             max=131072)
-    max_prompt_length: int = param(96, ko="프롬프트 최대 토큰", en="Max prompt tokens", min=4, max=131072)
     # -- the objective -------------------------------------------------------------------------------------
     loss_type: str = param("sigmoid", ko="손실 종류", en="Loss type", choices=LOSS_TYPES or None,
                            visible_when=("algorithm", {"dpo"}),
@@ -122,12 +121,6 @@ class AlignConfig(ComputeSettings):
                                                "adapter, or give a Hugging Face model folder or Hub name",
                                                "고르지 않았습니다: 모델 산출물 (사전학습·미세조정 탭), SFT 어댑터를 고르거나 "
                                                "Hugging Face 모델 폴더나 Hub 이름을 쓰세요")))
-        if self.max_prompt_length >= self.max_length:
-            errors.append(("max_prompt_length", say("the prompt limit ({p}) leaves no room for an answer in max_length "
-                                                    "({m}): make it smaller than max_length",
-                                                    "프롬프트 상한 ({p}) 이 max_length ({m}) 보다 작지 않아 답이 들어갈 "
-                                                    "자리가 없습니다. max_length 보다 작게 하세요",
-                                                    p=self.max_prompt_length, m=self.max_length)))
         if self.warmup_steps >= self.max_steps and not self.epochs:
             errors.append(("warmup_steps", say("warmup ({w}) must be shorter than max_steps ({m})",
                                                "워밍업({w})은 최대 스텝({m})보다 짧아야 합니다",
@@ -162,15 +155,27 @@ def output_kind(cfg: AlignConfig, policy) -> str:
 
 
 def _precheck(cfg: AlignConfig, ws) -> None:
-    """Before a run is queued: the models exist, the pairs read and pass their checks, the output name is free."""
+    """Before a run is queued: the models exist and are causal LMs with one tokenizer, the pairs read and pass their
+    checks (lengths too, with the policy's tokenizer and chat template), the output name is free. A Hub model or
+    dataset is read when the run starts (it may need the network)."""
     from ..artifacts import output_name
-    from .data import is_hub_dataset, prepare_pairs
-    from .policy import resolve_policy
+    from .data import check_lengths, is_hub_dataset, prepare_pairs
+    from .policy import check_causal, check_same_tokenizer, config_of, resolve_policy, set_chat_template, tokenizer_of
     policy = resolve_policy(ws, cfg.policy_model)
+    tok = None
+    if not policy.base.hub:
+        check_causal(policy, config_of(policy))
+        tok = tokenizer_of(policy)
     if cfg.reference_model.strip():
-        resolve_policy(ws, cfg.reference_model, what="reference")
+        ref = resolve_policy(ws, cfg.reference_model, what="reference")
+        if tok is not None and not ref.base.hub:
+            check_causal(ref, config_of(ref), "reference")
+            check_same_tokenizer(tok, tokenizer_of(ref), cfg.reference_model)
     if not is_hub_dataset(cfg.data, ws):
-        prepare_pairs(cfg, ws)
+        pairs = prepare_pairs(cfg, ws)
+        if tok is not None:
+            set_chat_template(tok, cfg.chat_template)
+            check_lengths(pairs.rows, tok, cfg)
     if cfg.output_name:
         output_name(ws, output_kind(cfg, policy), cfg.output_name, overwrite=cfg.overwrite, stage="align")
 

@@ -26,7 +26,8 @@ from ..training.arguments import schedule_arguments, shared_arguments
 from ..training.callback import LiveCallback, LoopRules, peak_rss_mb
 from . import trainers
 from .data import check_lengths, conversational, prepare_pairs, tricky_prompts
-from .policy import (check_causal, check_same_tokenizer, config_of, load_model, resolve_policy, tokenizer_of)
+from .policy import (check_causal, check_same_tokenizer, config_of, load_model, resolve_policy, set_chat_template,
+                     tokenizer_of)
 from .scoring import Scorer, before_after, preference_figures, reward_figures
 from .stage import AlignConfig, output_kind
 
@@ -127,12 +128,8 @@ def run(cfg: AlignConfig, ctx) -> dict:
     pad_note = ensure_pad(tokenizer, "sft")
     if pad_note:
         notes.append(pad_note)
-    if cfg.chat_template.strip() and cfg.chat_template.strip() != "auto":
-        tokenizer.chat_template, template_source = cfg.chat_template, "config"
-    elif getattr(tokenizer, "chat_template", None):
-        template_source = "tokenizer"
-    else:
-        tokenizer.chat_template, template_source = FD.DEFAULT_CHAT_TEMPLATE, "default"
+    template_source = set_chat_template(tokenizer, cfg.chat_template)
+    if template_source == "default":
         notes.append(say("the policy's tokenizer has no chat template: using the plain '### 질문 / ### 답변' one (saved "
                          "with the result); a base that never saw it learns it best with an SFT warm-up first",
                          "정책 모델의 토크나이저에 채팅 템플릿이 없어 '### 질문 / ### 답변' 템플릿을 씁니다 (결과와 함께 "
