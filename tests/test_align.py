@@ -65,8 +65,8 @@ def test_cli_dpo_lora_run_learns_the_rule_scores_heldout_pairs_and_saves_a_chat_
                                  "lr=2e-2", "beta=0.5", "val_fraction=0.2", "test_fraction=0.2"), workspace=ws.root)
     assert res.returncode == 0, res.stderr[-3000:]
     out = last_json(res.stdout)
-    assert out["kind"] == "adapter" and out["steps"] == 16 and out["data"] == {"train": 29, "validation": 10,
-                                                                               "test": 9}
+    assert out["kind"] == "adapter" and out["steps"] == 16 and out["data"] == {"train": 28, "validation": 10,
+                                                                               "test": 10}
     before, after = out["heldout"]["before"], out["heldout"]["after"]
     assert before["reward_accuracy"] == 0.0 and before["reward_margin"] == 0.0  # the policy starts as the reference
     assert after["reward_accuracy"] >= 0.9 and after["reward_margin"] > 0, out["heldout"]
