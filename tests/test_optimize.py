@@ -208,3 +208,57 @@ def test_a_classifier_is_quantized_and_scored_by_its_accuracy_before_and_after(w
     assert set(report["compare"]) >= {"accuracy", "macro_f1", "ms_per_example", "size_mb", "examples_per_s"}
     assert report["n_inputs"] == 32  # the bundled sample's held-out test rows (fewer than max_rows)
     assert "classifier" in str(check_files(ws.artifact_dir("model", "clf-int8"))[0])  # chat still refuses it
+
+
+def _onnx_or_skip():
+    from workbench.optimize import ort
+    if ort.available():
+        pytest.skip(ort.available())
+    return ort
+
+
+def test_onnx_export_with_kv_cache_gives_torchs_logits_and_greedy_tokens(tmp_path, tok):
+    from transformers import AutoModelForCausalLM
+    ort = _onnx_or_skip()
+    src = llama(tmp_path / "src", tok)
+    info = ort.export(src, tmp_path / "onnx", int8=False)
+    assert info["method"] == "onnx-fp32" and ort.is_onnx_folder(tmp_path / "onnx")
+    assert not any(p.suffix in (".bin", ".pt", ".pkl", ".pth") for p in (tmp_path / "onnx").iterdir())  # no pickle
+    ref = AutoModelForCausalLM.from_pretrained(str(src)).eval()
+    m = ort.load(tmp_path / "onnx", threads=1)
+    ids = torch.tensor([tok("대한민국은 민주공화국이다")["input_ids"]])
+    with torch.no_grad():
+        want = ref(ids).logits
+        first = m(ids[:, :-2])  # the prompt without its last two tokens, then those two through the cache
+        step = m(ids[:, -2:], past_key_values=first.past_key_values)
+    assert torch.allclose(first.logits, want[:, :-2], atol=1e-4)
+    assert torch.allclose(step.logits, want[:, -2:], atol=1e-4)
+    pad = tok.pad_token_id
+    batch = torch.tensor([[pad, pad] + ids[0, :5].tolist(), ids[0, :7].tolist()])
+    mask = (batch != pad).long()
+    mask[1] = 1
+    got = m.generate(batch, attention_mask=mask, max_new_tokens=5, min_new_tokens=5, pad_token_id=pad)
+    expect = ref.generate(input_ids=batch, attention_mask=mask, max_new_tokens=5, min_new_tokens=5, do_sample=False,
+                          pad_token_id=pad)
+    assert torch.equal(got, expect)
+
+
+def test_onnx_int8_run_measures_both_and_saves_a_smaller_onnx_model(ws, tmp_path, tok):
+    _onnx_or_skip()
+    src_id = publish(ws, llama(tmp_path / "m", tok, hidden=128), "tiny")
+    res = optimize(ws, "model=tiny", "method=onnx-int8")
+    assert res["status"] == "succeeded", res["error"]
+    s = res["summary"]
+    assert s["after"]["decode_tokens_per_s"] > 0 and abs(s["ppl_change_pct"]) < 5 and 0 < s["size_ratio"] < 0.9
+    art = ws.store.get_artifact(kind="model", name="tiny-onnx-int8")
+    assert art.parents == [src_id] and art.meta["quantization"]["method"] == "onnx-int8"
+    folder = ws.artifact_dir("model", art.name)
+    assert (folder / "model.onnx").is_file() and not list(folder.glob("*.safetensors"))
+    report = json.loads((folder / "workbench_optimize.json").read_text())
+    assert set(report["compare"]["throughput_tokens_per_s"]) == {"1", "2"}
+
+
+def test_onnx_is_refused_on_cuda(tok):
+    from workbench.config import ConfigError
+    with pytest.raises(ConfigError, match="CPU only"):
+        OptimizeConfig.load(sets=["model=x", "method=onnx-int8", "device=cuda"])

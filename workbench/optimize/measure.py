@@ -1,7 +1,7 @@
 """Before/after measurements of one model folder, in a process of its own so that its peak memory is its own:
 time to first token, per-token decode latency (p50/p95), prefill tokens/s, throughput at batch sizes 1..N,
 perplexity and bits per byte on held-out text, and the greedy tokens (the parent compares them with the
-original's). Loads plain, bitsandbytes and the project's int8 folders.
+original's). Loads plain, bitsandbytes, the project's int8 and ONNX (ONNX Runtime) folders.
 
     python -m workbench.optimize.measure SPEC.json      # prints one JSON line
 """
@@ -20,8 +20,8 @@ from ..errors import UserError
 from ..i18n import say
 
 
-def load_model(folder: Path, task: str = "causal-lm"):
-    """(model in eval mode, tokenizer) of a plain, bitsandbytes or int8 folder."""
+def load_model(folder: Path, task: str = "causal-lm", threads: int = 0):
+    """(model in eval mode, tokenizer) of a plain, bitsandbytes, int8 or ONNX folder (an ONNX Runtime session)."""
     import torch
     from transformers import AutoTokenizer
 
@@ -31,6 +31,9 @@ def load_model(folder: Path, task: str = "causal-lm"):
     tok = AutoTokenizer.from_pretrained(str(folder))
     if int8.is_int8_folder(folder):
         return int8.load(folder, task=task), tok
+    from . import ort
+    if ort.is_onnx_folder(folder):
+        return ort.load(folder, threads=threads), tok
     cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     kw = {"device_map": "cpu"} if "quantization_config" in cfg else {"dtype": torch.float32}
     model = model_class(task).from_pretrained(str(folder), **kw).eval()
@@ -120,7 +123,7 @@ def measure(spec: dict) -> dict:
     base_rss = _rss_mb()
     t0 = time.perf_counter()
     task = spec.get("task", "causal-lm")
-    model, tok = load_model(Path(spec["folder"]), task)
+    model, tok = load_model(Path(spec["folder"]), task, threads=int(spec.get("threads") or 0))
     load_s = time.perf_counter() - t0
     if task == "sequence-classification":
         return {"folder": spec["folder"], "load_s": round(load_s, 3), **measure_classifier(model, tok, spec),

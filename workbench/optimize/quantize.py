@@ -12,7 +12,8 @@ from pathlib import Path
 from ..errors import UserError
 from ..i18n import say
 
-METHODS = ["int8-dynamic", "bnb-int8", "bnb-4bit", "tensorrt-llm"]
+METHODS = ["int8-dynamic", "onnx-int8", "onnx-fp32", "bnb-int8", "bnb-4bit", "tensorrt-llm"]
+CPU_ONLY = {"int8-dynamic", "onnx-int8", "onnx-fp32"}
 BNB_BLOCK = 64  # bitsandbytes' CPU 4-bit kernels work on blocks of 64 input features
 
 
@@ -81,6 +82,8 @@ def plan(method: str, model) -> dict:
                                 "아닙니다 (예: {e}: {w}). int8-dynamic 이나 bnb-int8 을 쓰거나, 폭이 {b} 의 배수인 모델을 "
                                 "쓰세요", b=BNB_BLOCK, e=ex, w=body[ex][0]))
         return {"quantized": sorted(n for n in body if n not in skipped), "float": skipped}
+    if method in ("onnx-int8", "onnx-fp32"):  # onnxruntime's quantize_dynamic takes every MatMul with a weight
+        return {"quantized": sorted(layers) if method == "onnx-int8" else [], "float": {}}
     if method == "bnb-int8":
         return {"quantized": sorted(body), "float": {n: "the output head stays in float (bitsandbytes' default)"
                                                      for n in head}}
@@ -113,6 +116,25 @@ def quantize(cfg, src: Path, out: Path, task: str = "causal-lm") -> dict:
         int8.save(int8.quantize(float_model), out)
         settings = {"weights": "int8 per-tensor affine", "activations": "int8, quantized per batch at run time",
                     "format": "safetensors (no pickle)"}
+    elif cfg.method in ("onnx-int8", "onnx-fp32"):
+        from . import ort
+        del float_model
+        if task != "causal-lm":
+            raise UserError(say("the ONNX export here is for causal language models, not classifiers: use int8-dynamic",
+                                "여기서 ONNX 내보내기는 분류기가 아니라 언어 모델용입니다. int8-dynamic 을 쓰세요"))
+        try:
+            info = ort.export(src, out, int8=cfg.method == "onnx-int8")
+        except UserError:
+            shutil.rmtree(out, ignore_errors=True)
+            raise
+        except Exception as e:  # noqa: BLE001 - the exporter's reason, with the method named
+            shutil.rmtree(out, ignore_errors=True)
+            raise UserError(say("ONNX export of this model failed ({e}): use int8-dynamic",
+                                "이 모델의 ONNX 내보내기가 실패했습니다 ({e}). int8-dynamic 을 쓰세요",
+                                e=f"{type(e).__name__}: {str(e)[:300]}")) from None
+        settings = {"runtime": "onnxruntime (CPU)", "format": "ONNX protobuf with the KV cache as inputs (no pickle)",
+                    "weights": "int8 (quantize_dynamic, QInt8)" if cfg.method == "onnx-int8" else "fp32",
+                    "opset": info["opset"]}
     else:
         del float_model
         if cfg.method == "bnb-int8":
@@ -142,8 +164,8 @@ def quantize(cfg, src: Path, out: Path, task: str = "causal-lm") -> dict:
 
 
 def folder_bytes(folder: Path) -> int:
-    """Size on disk of a model folder's weights (safetensors files)."""
-    return sum(f.stat().st_size for f in Path(folder).glob("*.safetensors"))
+    """Size on disk of a model folder's weights (safetensors files, or an ONNX graph and its external data)."""
+    return sum(f.stat().st_size for pat in ("*.safetensors", "*.onnx", "*.onnx.data") for f in Path(folder).glob(pat))
 
 
 def check_disk(folder: Path, where: Path) -> None:

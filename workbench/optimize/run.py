@@ -59,6 +59,9 @@ def run(cfg: OptimizeConfig, ctx) -> dict:
             raise UserError(say("TensorRT-LLM engines here are for causal language models, not classifiers",
                                 "여기서 TensorRT-LLM 엔진은 분류기가 아니라 언어 모델용입니다"))
         return _tensorrt(cfg, ctx, ref, name)
+    if cfg.method.startswith("onnx") and task != "causal-lm":
+        raise UserError(say("the ONNX export here is for causal language models, not classifiers: use int8-dynamic",
+                            "여기서 ONNX 내보내기는 분류기가 아니라 언어 모델용입니다. int8-dynamic 을 쓰세요"))
     from ..chat.models import base_model_path
     is_adapter = (Path(ref.path) / "adapter_config.json").is_file()
     Q.check_disk((base_model_path(Path(ref.path)) or ref.path) if is_adapter else Path(ref.path), ws.root)

@@ -12,7 +12,7 @@ from ..config import StageConfig, param
 from ..devices import resolve_device
 from ..i18n import say
 from ..stages import Stage
-from .quantize import METHODS
+from .quantize import CPU_ONLY, METHODS
 
 
 @dataclass
@@ -22,10 +22,12 @@ class OptimizeConfig(StageConfig):
                        help_en="a model or adapter artifact (name or id) or a model folder; an adapter is merged into "
                                "its base first")
     method: str = param("int8-dynamic", ko="방법", en="Method", choices=METHODS,
-                        help_ko="int8-dynamic: CPU 에서 빠른 torch 동적 int8 · bnb-int8: LLM.int8 · bnb-4bit: nf4/fp4 · "
+                        help_ko="int8-dynamic: CPU 에서 빠른 torch 동적 int8 · onnx-int8 / onnx-fp32: ONNX 로 내보내 "
+                                "ONNX Runtime 으로 CPU 서빙 (onnxruntime 필요) · bnb-int8: LLM.int8 · bnb-4bit: nf4/fp4 · "
                                 "tensorrt-llm: NVIDIA GPU 엔진 + Triton",
-                        help_en="int8-dynamic: torch dynamic int8, fast on CPUs · bnb-int8: LLM.int8 · bnb-4bit: "
-                                "nf4/fp4 · tensorrt-llm: an NVIDIA GPU engine + Triton")
+                        help_en="int8-dynamic: torch dynamic int8, fast on CPUs · onnx-int8 / onnx-fp32: exported to "
+                                "ONNX, served by ONNX Runtime on the CPU (needs onnxruntime) · bnb-int8: LLM.int8 · "
+                                "bnb-4bit: nf4/fp4 · tensorrt-llm: an NVIDIA GPU engine + Triton")
     quant_type: str = param("nf4", ko="4비트 형식", en="4-bit type", choices=["nf4", "fp4"],
                             visible_when=("method", {"bnb-4bit"}))
     double_quant: bool = param(True, ko="이중 양자화", en="Double quantization", visible_when=("method", {"bnb-4bit"}))
@@ -71,10 +73,16 @@ class OptimizeConfig(StageConfig):
         if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
             errors.append(("batch_sizes", say("give one or more batch sizes of at least 1 (e.g. 1,2,4)",
                                               "1 이상인 배치 크기를 하나 이상 주세요 (예: 1,2,4)")))
-        if self.method == "int8-dynamic" and self.device == "cuda":
-            errors.append(("device", say("torch dynamic int8 runs on the CPU only: choose device cpu or auto, or a "
-                                         "bnb method for the GPU", "torch 동적 int8 은 CPU 에서만 돕니다. 장치를 cpu 나 "
-                                         "auto 로 하거나, GPU 에서는 bnb 방법을 고르세요")))
+        if self.method in CPU_ONLY and self.device == "cuda":
+            errors.append(("device", say("{m} runs on the CPU only: choose device cpu or auto, or a bnb method for the "
+                                         "GPU", "{m} 은(는) CPU 에서만 돕니다. 장치를 cpu 나 auto 로 하거나, GPU 에서는 "
+                                         "bnb 방법을 고르세요", m=self.method)))
+        if self.method in ("onnx-int8", "onnx-fp32"):
+            from .ort import available
+            if available():
+                errors.append(("method", say("{m} needs {w}; or choose int8-dynamic",
+                                             "{m} 에는 {w} 이(가) 필요합니다. 아니면 int8-dynamic 을 고르세요",
+                                             m=self.method, w=available())))
         return errors
 
 
@@ -98,5 +106,5 @@ def _run(cfg, ctx):
 STAGE = Stage(name="optimize", config=OptimizeConfig, run=_run,
               device=lambda cfg: "cuda" if cfg.on_gpu or cfg.method == "tensorrt-llm" else "cpu",
               precheck=_precheck,
-              help="Quantize a model (torch dynamic int8, bitsandbytes 8-bit / 4-bit, TensorRT-LLM on a GPU) and "
+              help="Quantize a model (torch dynamic int8, ONNX Runtime fp32/int8, bitsandbytes 8-bit / 4-bit, TensorRT-LLM on a GPU) and "
                    "measure latency, throughput, memory, size and perplexity before and after in one run.")
