@@ -22,11 +22,12 @@ TABS: list[tuple[str, tuple[str, str], bool]] = [  # (module, (ko, en), is a lif
     ("tabs.finetune_tab", ("미세조정", "Fine-tune"), True),
     ("tabs.evaluate_tab", ("평가", "Evaluate"), True),
     ("tabs.optimize_tab", ("최적화", "Optimize"), True),
+    ("tabs.align_tab", ("정렬", "Align"), True),
     ("tabs.chat_tab", ("채팅", "Chat"), True),
     ("tabs.runs_tab", ("실행 기록", "Runs"), False),
 ]
-COMING = ("준비 중인 단계: 정렬(DPO), 홈(환경 점검), 파이프라인(한 번에 전체 실행).",
-          "Stages still to come: alignment (DPO), a home page (environment check), and a pipeline that runs them all.")
+COMING = ("준비 중인 단계: 홈(환경 점검), 파이프라인(한 번에 전체 실행).",
+          "Stages still to come: a home page (environment check) and a pipeline that runs them all.")
 
 # Extra tabs from the environment, "module:Korean label:English label;..." (plugins, and test fixtures).
 for _item in filter(None, os.environ.get("WORKBENCH_EXTRA_TABS", "").split(";")):

@@ -35,7 +35,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 # (tab module, Korean name); the English name is the same with the English label
 TABS = [("corpus_tab", "1. 말뭉치"), ("tokenizer_tab", "2. 토크나이저"), ("arch_tab", "3. 아키텍처"),
-        ("pretrain_tab", "4. 사전학습"), ("finetune_tab", "5. 미세조정"), ("evaluate_tab", "6. 평가"), ("optimize_tab", "7. 최적화"), ("chat_tab", "8. 채팅"), ("runs_tab", "실행 기록")]
+        ("pretrain_tab", "4. 사전학습"), ("finetune_tab", "5. 미세조정"), ("evaluate_tab", "6. 평가"), ("optimize_tab", "7. 최적화"), ("align_tab", "8. 정렬"), ("chat_tab", "9. 채팅"), ("runs_tab", "실행 기록")]
 
 
 def free_port() -> int:

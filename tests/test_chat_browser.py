@@ -35,7 +35,7 @@ def chat_app(tmp_path_factory):
 
 def open_chat(page, app):
     page.goto(app.url)
-    page.get_by_role("tab", name="8. 채팅").click()
+    page.get_by_role("tab", name="9. 채팅").click()
     page.locator("#chat-send").wait_for()
 
 

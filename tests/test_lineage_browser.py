@@ -57,7 +57,7 @@ def test_corpus_to_chat_in_the_browser(app_factory, page, tmp_path):
     screenshot(page, "lineage-pretrained")
 
     # 4. Chat: the new model is offered, and it answers
-    page.get_by_role("tab", name="8. 채팅").click()
+    page.get_by_role("tab", name="9. 채팅").click()
     wait_for(lambda: "헌법-llm" in page.locator("#chat-model-a input").input_value(), 5, what="the model")
     page.locator("#chat-model-info").get_by_text("이어쓰기").first.wait_for()  # a base model: continuation
     page.locator("#chat-msg textarea").fill("대한민국은")

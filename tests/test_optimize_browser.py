@@ -35,7 +35,7 @@ def test_optimize_tab_quantize_compare_then_chat_with_the_result(app_factory, pa
     screenshot(page, "optimize-before-after")
 
     name = run.summary["name"]
-    page.get_by_role("tab", name="8. 채팅").click()
+    page.get_by_role("tab", name="9. 채팅").click()
     page.locator("#chat-model-a input").click()
     page.get_by_role("option", name=re.compile(re.escape(name))).first.click()
     page.locator("#chat-model-info").get_by_text("양자화한 모델: int8-dynamic").wait_for()
