@@ -1,0 +1,243 @@
+"""The Align stage measured. Prints one JSON line.
+
+1. Speed: the workbench DPO job's training tokens/s against TRL's DPOTrainer used directly on the same model, pairs
+   and settings (LoRA, same batch, steps, lengths, seed; no evaluation on either side), in the same run, alternating
+   which goes first; the median of --repeats runs each. Target ratio >= 0.9.
+2. Quality: a model the project pretrains (on the training prompts' questions and answers) and SFT-tunes (the
+   Fine-tune stage, full, on those pairs' chosen answers), then aligns with DPO (the Align stage) on the preference
+   pairs; held-out pairs (their prompts never seen by pretraining, SFT or DPO) scored before and after: reward accuracy
+   and margin, and how often each model gives the chosen answer the higher log-probability. Target (issue 15):
+   held-out reward accuracy >= 0.9 and a rising margin.
+
+    python bench/align_bench.py                       # ../shared/data/preference when present, else the bundled pairs
+    python bench/align_bench.py --pairs FILE.jsonl --dpo-steps 400
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+_STDOUT = sys.stdout
+SHARED = ROOT.parent / "shared" / "data" / "preference" / "chatbot_data_synthetic_pairs.jsonl"
+
+
+def _emit(obj: dict) -> None:
+    sys.stderr.flush()
+    _STDOUT.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    _STDOUT.flush()
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _run(ws, stage_name: str, sets: list[str]) -> dict:
+    from workbench import runs
+    from workbench.runtime import RunContext
+    from workbench.stages import get
+    stage = get(stage_name)
+    cfg = stage.config.load(sets=sets)
+    rid = runs.create(ws, stage, cfg, status="running")
+    out = runs.execute(stage, cfg, RunContext(ws, rid, stage_name))
+    if out.status != "succeeded":
+        raise SystemExit(f"{stage_name} run {rid} {out.status}: {out.error}")
+    return {**out.summary, "run_id": rid}
+
+
+def split_pairs(rows: list[dict], n_test: int, n_val: int, seed: int) -> dict:
+    """By prompt: a prompt's pairs all fall in one split, so no held-out prompt is ever trained on."""
+    prompts = sorted({r["prompt"] for r in rows})
+    random.Random(seed).shuffle(prompts)
+    test, val = set(prompts[:n_test]), set(prompts[n_test:n_test + n_val])
+    out = {"train": [], "validation": [], "test": []}
+    for r in rows:
+        out["test" if r["prompt"] in test else "validation" if r["prompt"] in val else "train"].append(
+            {k: r[k] for k in ("prompt", "chosen", "rejected")})
+    return out
+
+
+def pretrain(ws, lines: list[str], args) -> str:
+    from workbench.artifacts import write_corpus_split
+    from workbench.tokenizer.quick import quick_bpe
+    stg = ws.staging_dir("corpus", "qa")
+    write_corpus_split(stg, "train", [{"id": str(i), "text": t, "source": "pairs"} for i, t in enumerate(lines)])
+    ws.publish(stg, "corpus", "qa")
+    stg = ws.staging_dir("tokenizer", "qa")
+    quick_bpe(lines, args.vocab).save_pretrained(stg)
+    ws.publish(stg, "tokenizer", "qa")
+    out = _run(ws, "pretrain", [
+        "corpus=qa", "tokenizer=qa", "arch.family=llama", f"arch.depth={args.depth}", f"arch.width={args.width}",
+        "arch.heads=4", "arch.context=256", "seq_len=128", "batch_size=16", f"max_steps={args.pretrain_steps}",
+        f"warmup_steps={min(20, args.pretrain_steps // 4)}", "lr=2e-3", f"eval_every={args.pretrain_steps}", "sample_every=0",
+        f"save_every={10 * args.pretrain_steps}", f"threads={args.threads}", "output_name=base"])
+    return out["model_path"]
+
+
+def speed(ws, base: str, pairs_file: Path, args) -> dict:
+    """Training tokens/s, workbench job vs TRL's DPOTrainer directly, same everything; medians, alternating order."""
+    import datasets
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    from workbench.align.data import conversational
+    from workbench.finetune.data import DEFAULT_CHAT_TEMPLATE
+    rows = [json.loads(x) for x in pairs_file.read_text(encoding="utf-8").splitlines() if x.strip()]
+    steps, bs = args.speed_steps, args.batch_size
+    common = dict(max_steps=steps, bs=bs, lr=5e-4, max_length=args.max_length, beta=0.1, r=16, alpha=32.0)
+
+    def workbench_once(i: int) -> float:
+        out = _run(ws, "align", [
+            f"policy_model={base}", f"data={pairs_file}", f"output_name=speed-{i}", "overwrite=true",
+            f"max_steps={steps}", f"batch_size={bs}", "lr=5e-4", f"max_length={args.max_length}", "beta=0.1",
+            "lora_rank=16", "lora_alpha=32", "lora_dropout=0", "val_fraction=0", "test_fraction=0",
+            "warmup_steps=0", "schedule=constant", "compare_prompts=0", "tricky_prompts=false",
+            f"save_every={10 * steps}", f"threads={args.threads}", "seed=1"])
+        return out["seconds_training"]
+
+    def trl_once(i: int) -> float:
+        torch.set_num_threads(args.threads)
+        tok = AutoTokenizer.from_pretrained(base)
+        if not tok.chat_template:
+            tok.chat_template = DEFAULT_CHAT_TEMPLATE
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+        ds = datasets.Dataset.from_list([conversational(r) for r in rows])
+        cfg = DPOConfig(output_dir=str(Path(ws.root) / f"trl-{i}"), per_device_train_batch_size=bs, max_steps=steps,
+                        learning_rate=common["lr"], max_length=args.max_length, beta=0.1, lr_scheduler_type="constant",
+                        warmup_steps=0, logging_steps=5, save_strategy="no", report_to="none", use_cpu=True,
+                        bf16=False, gradient_checkpointing=False, seed=1, disable_tqdm=True,
+                        remove_unused_columns=False, dataloader_num_workers=0)
+        peft_cfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+        trainer = DPOTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok, peft_config=peft_cfg)
+        t = time.perf_counter()
+        trainer.train()
+        return time.perf_counter() - t
+
+    wb, trl = [], []
+    for i in range(args.repeats):
+        order = [("wb", workbench_once), ("trl", trl_once)] if i % 2 == 0 else [("trl", trl_once), ("wb", workbench_once)]
+        for name, fn in order:
+            (wb if name == "wb" else trl).append(fn(i))
+    from transformers import AutoTokenizer as _T
+    tok = _T.from_pretrained(base)
+    if not tok.chat_template:
+        tok.chat_template = DEFAULT_CHAT_TEMPLATE
+    lens = [len(tok.apply_chat_template(conversational(r)["prompt"] + conversational(r)[s], tokenize=True,
+                                        return_dict=False)[:args.max_length]) for r in rows for s in ("chosen", "rejected")]
+    tokens = steps * bs * 2 * statistics.mean(lens)  # the same pairs in the same order on both sides
+    w, t = statistics.median(wb), statistics.median(trl)
+    return {"steps": steps, "batch_size": bs, "pairs": len(rows), "settings": {**common, "method": "lora all-linear"},
+            "workbench_s": [round(x, 2) for x in wb], "trl_s": [round(x, 2) for x in trl],
+            "workbench_tokens_per_s": round(tokens / w, 1), "trl_tokens_per_s": round(tokens / t, 1),
+            "ratio": round(t / w, 3), "target_ratio": 0.9}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", default="", help="preference pairs JSONL (default: ../shared/data/preference when "
+                                                "present, else the bundled team-written pairs)")
+    ap.add_argument("--base", default="", help="skip pretraining + SFT: align this model folder")
+    ap.add_argument("--test-prompts", type=int, default=300)
+    ap.add_argument("--val-prompts", type=int, default=200)
+    ap.add_argument("--max-train-pairs", type=int, default=0, help="0 = all")
+    ap.add_argument("--depth", type=int, default=4)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--vocab", type=int, default=6000)
+    ap.add_argument("--pretrain-steps", type=int, default=800)
+    ap.add_argument("--sft-steps", type=int, default=400)
+    ap.add_argument("--dpo-steps", type=int, default=300)
+    ap.add_argument("--dpo-method", default="full", choices=["full", "lora"])
+    ap.add_argument("--dpo-lr", type=float, default=1e-4)
+    ap.add_argument("--beta", type=float, default=0.1)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-length", type=int, default=96)
+    ap.add_argument("--speed-steps", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--seed", type=int, default=13)
+    args = ap.parse_args()
+
+    import logging
+    import warnings
+    warnings.simplefilter("ignore")
+    logging.disable(logging.WARNING)
+    from state import Workspace
+    from workbench.align.data import BUNDLED_PAIRS
+    pairs_path = Path(args.pairs) if args.pairs else (SHARED if SHARED.is_file() else BUNDLED_PAIRS)
+    rows = [json.loads(x) for x in pairs_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    small = len({r["prompt"] for r in rows}) < 4 * (args.test_prompts + args.val_prompts)
+    n_test, n_val = (max(4, len(rows) // 8), max(4, len(rows) // 8)) if small else (args.test_prompts, args.val_prompts)
+    result: dict = {"bench": "align", "pairs_file": str(pairs_path), "pairs": len(rows), "threads": args.threads}
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        ws = Workspace(tmp / "ws")
+        split = split_pairs(rows, n_test, n_val, args.seed)
+        if args.max_train_pairs:
+            split["train"] = split["train"][:args.max_train_pairs]
+        folder = tmp / "pairs"
+        for name, items in split.items():
+            _write_jsonl(folder / f"{name}.jsonl", items)
+        result["split"] = {k: len(v) for k, v in split.items()}
+        base, timing = args.base, {}
+        if not base:
+            t = time.time()
+            lines = [x for r in split["train"] for x in (r["prompt"], r["chosen"])]
+            base = pretrain(ws, list(dict.fromkeys(lines)), args)
+            timing["pretrain_s"] = round(time.time() - t, 1)
+            t = time.time()
+            sft_file = _write_jsonl(tmp / "sft.jsonl", [{"instruction": r["prompt"], "output": r["chosen"]}
+                                                       for r in split["train"]])
+            sft = _run(ws, "finetune", [
+                f"base_model={base}", "task=sft", f"data={sft_file}", "method=full", "output_name=sft",
+                f"max_steps={args.sft_steps}", f"batch_size={args.batch_size}", "lr=1e-3", f"warmup_steps={min(10, args.sft_steps // 4)}",
+                f"max_length={args.max_length}", "val_fraction=0.05", "test_fraction=0", "max_eval_rows=200",
+                f"eval_every={args.sft_steps}", f"save_every={10 * args.sft_steps}", f"threads={args.threads}"])
+            base = sft["path"]
+            timing["sft_s"] = round(time.time() - t, 1)
+            result["sft"] = {k: sft.get(k) for k in ("steps", "val_loss", "val_bpb")}
+        result["policy"] = base
+        if not args.skip_quality:
+            t = time.time()
+            out = _run(ws, "align", [
+                f"policy_model={base}", f"data={folder}", "output_name=aligned", f"method={args.dpo_method}",
+                f"max_steps={args.dpo_steps}", f"batch_size={args.batch_size}", f"lr={args.dpo_lr}",
+                f"beta={args.beta}", f"max_length={args.max_length}", f"warmup_steps={min(10, args.dpo_steps // 4)}",
+                f"eval_every={max(1, args.dpo_steps // 5)}", "max_eval_rows=0", f"save_every={10 * args.dpo_steps}",
+                "compare_prompts=4", "compare_tokens=32", f"threads={args.threads}", f"seed={args.seed}"])
+            timing["dpo_s"] = round(time.time() - t, 1)
+            run_id = out["run_id"]
+            margins = [(m["step"], round(m["value"], 4)) for m in ws.store.metrics(run_id, ["val/rewards/margins"])]
+            result["quality"] = {"method": args.dpo_method, "steps": out["steps"], "beta": args.beta, "lr": args.dpo_lr,
+                                 "heldout_before": out["heldout"].get("before"), "heldout_after": out["heldout"].get("after"),
+                                 "val_margin_curve": margins,
+                                 "val_reward_accuracy_curve": [(m["step"], round(m["value"], 4)) for m in
+                                                               ws.store.metrics(run_id, ["val/rewards/accuracies"])],
+                                 "answers": out["compare"][:6], "tokens_per_s": out.get("train_tokens_per_s")}
+            after = out["heldout"].get("after") or {}
+            result["targets"] = {"heldout_reward_accuracy_ge_0.9": (after.get("reward_accuracy") or 0) >= 0.9,
+                                 "margin_rising": len(margins) >= 2 and margins[-1][1] > margins[0][1]}
+        if not args.skip_speed:
+            speed_pairs = _write_jsonl(tmp / "speed.jsonl", split["train"][:max(64, args.batch_size * 4)])
+            result["speed"] = speed(ws, base, speed_pairs, args)
+        result["timing"] = {**timing, "total_s": round(time.time() - t0, 1)}
+    _emit(result)
+
+
+if __name__ == "__main__":
+    main()
