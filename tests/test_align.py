@@ -90,6 +90,12 @@ def test_cli_dpo_lora_run_learns_the_rule_scores_heldout_pairs_and_saves_a_chat_
     m = AutoPeftModelForCausalLM.from_pretrained(art.path)
     assert m.peft_config["default"].peft_type.value == "LORA"
     assert "reward accuracy" in (__import__("pathlib").Path(art.path) / "README.md").read_text()
+    # the Chat tab lists it as a chat model with no problem; the Evaluate stage opens it on its base
+    from workbench.chat.models import describe, list_models
+    info = describe(next(r for r in list_models(ws) if r.name == "aligned"))
+    assert info.default_mode == "chat" and not info.problems, (info.default_mode, info.problems)
+    from workbench.evaluate.scoring import open_model
+    assert open_model(ws, "aligned").model is not None
 
 
 def test_full_dpo_keeps_a_frozen_reference_and_kto_runs(ws, base, tmp_path):
@@ -272,3 +278,27 @@ def test_best_always_ends_with_the_best_validation_weights():
     assert cb.ended == "max_steps"
     assert cb.finish(model, 10)["val/rewards/accuracies"] == 0.9 and model.weight[0, 0].item() == 6.0
     assert "reward accuracy 0.90" in cb.progress_text(10)
+
+
+def test_a_hugging_face_conversational_dataset_maps_to_pairs(ws, monkeypatch):
+    """The Hub path is the Fine-tune reader's (datasets.load_dataset, faked only at the network boundary); chat-message
+    answers ([{role, content}], as in many Hub preference sets) become the last assistant turn."""
+    import pandas as pd
+
+    from workbench.finetune import data as FD
+    msgs = lambda role, text: [{"role": role, "content": text}]  # noqa: E731
+    frame = pd.DataFrame({"prompt": [msgs("user", f"질문 {i}") for i in range(20)],
+                          "chosen": [msgs("assistant", f"좋은 답 {i}") for i in range(20)],
+                          "rejected": [msgs("assistant", f"나쁜 답 {i}") for i in range(20)]})
+    seen = {}
+
+    def fake(name, config="", **kw):
+        seen["name"] = name
+        return {"train": frame}
+
+    monkeypatch.setattr(FD, "load_hf_dataset", fake)
+    cfg = AlignConfig.load(sets=["policy_model=x", "data=org/prefs", "test_fraction=0.2", "val_fraction=0.1"])
+    pairs = prepare_pairs(cfg, ws)
+    assert seen["name"] == "org/prefs" and pairs.sizes() == {"train": 14, "validation": 2, "test": 4}
+    row = pairs.rows["train"][0]
+    assert row["prompt"].startswith("질문") and row["chosen"].startswith("좋은 답") and row["rejected"].startswith("나쁜")

@@ -32,7 +32,7 @@ class AlignConfig(ComputeSettings):
                                  help_ko="비우면 정책 모델의 얼린 사본 (LoRA/DoRA 면 어댑터를 끈 정책). 주면 같은 토크나이저여야 함",
                                  help_en="empty: a frozen copy of the policy (with LoRA/DoRA: the policy with the "
                                          "adapter off); another model must share the policy's tokenizer")
-    algorithm: str = param("dpo", ko="알고리즘", en="Algorithm", choices=ALGORITHMS,
+    algorithm: str = param("dpo", ko="알고리즘", en="Algorithm", choices=ALGORITHMS, advanced=True,
                            help_ko="dpo: TRL DPOTrainer · 그 밖에 설치된 TRL 의 선호 학습기 (고급)",
                            help_en="dpo: TRL's DPOTrainer · others: preference trainers of the installed TRL (advanced)")
     data: str = param("", ko="선호 데이터", en="Preference data",
