@@ -17,6 +17,8 @@ from .runtime import RunContext
 
 # name -> (module, one-line description). Order is lifecycle order.
 REGISTRY: dict[str, tuple[str, str]] = {
+    "env": ("workbench.home.stage", "the environment checked live (CPU, GPUs, packages: installed, usable, why "
+                                    "not) and a model run once; what the Home tab shows"),
     "corpus": ("workbench.corpus.stage", "load, clean, filter and deduplicate Korean text into a corpus artifact"),
     "tokenizer": ("workbench.tokenizer.stage", "train a Korean tokenizer (BPE, Unigram, WordPiece, SentencePiece)"),
     "tokenizer-compare": ("workbench.tokenizer.compare_stage",
@@ -29,7 +31,13 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "optimize": ("workbench.optimize.stage", "quantize a model (int8, 4-bit, TensorRT-LLM) and measure it before and "
                                              "after"),
     "align": ("workbench.align.stage", "align a causal LM on preference pairs (DPO, KTO) with live reward curves"),
+    "pipeline": ("workbench.pipeline.stage", "run the whole chain (corpus -> ... -> chat) as one run per step, reusing "
+                                             "unchanged steps"),
     "chat": ("workbench.chat.stage", "generate a reply from a model artifact (or serve the OpenAI-compatible API)"),
+    "export": ("workbench.share.stage", "export a model, adapter or tokenizer as a .zip / .tar.gz with a model card "
+                                        "(lineage, data, config, evaluation figures)"),
+    "push": ("workbench.share.push_stage", "push a model, adapter or tokenizer to the Hugging Face Hub (private by "
+                                           "default; token from --set token=... or HF_TOKEN)"),
 }
 
 # Extra stages from the environment, "name=module,name2=module2" (plugins, and test fixtures).
