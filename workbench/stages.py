@@ -19,8 +19,6 @@ from .runtime import RunContext
 REGISTRY: dict[str, tuple[str, str]] = {
     "env": ("workbench.home.stage", "the environment checked live (CPU, GPUs, packages: installed, usable, why "
                                     "not) and a model run once; what the Home tab shows"),
-    "env": ("workbench.home.stage", "the environment checked live (CPU, GPUs, packages: installed, usable, why "
-                                    "not) and a model run once; what the Home tab shows"),
     "corpus": ("workbench.corpus.stage", "load, clean, filter and deduplicate Korean text into a corpus artifact"),
     "tokenizer": ("workbench.tokenizer.stage", "train a Korean tokenizer (BPE, Unigram, WordPiece, SentencePiece)"),
     "tokenizer-compare": ("workbench.tokenizer.compare_stage",
