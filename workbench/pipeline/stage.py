@@ -63,7 +63,16 @@ def _run(cfg, ctx):
     return run(cfg, ctx)
 
 
-STAGE = Stage(name="pipeline", config=PipelineConfig, run=_run, precheck=_precheck,
+def _add_args(p) -> None:
+    p.add_argument("--preset", choices=list(PRESETS), help="demo or workshop (same as --set preset=...)")
+
+
+def _args_to_updates(args) -> dict:
+    return {"preset": args.preset} if args.preset else {}
+
+
+STAGE = Stage(name="pipeline", config=PipelineConfig, run=_run, precheck=_precheck, add_args=_add_args,
+              args_to_updates=_args_to_updates,
               device=lambda cfg: "pipeline",  # its own queue: the steps it starts wait for the cpu/cuda device
               help="Run the whole chain (corpus -> tokenizer -> pretrain -> SFT -> align -> optimize -> evaluate -> "
                    "chat) as one run per step, reusing unchanged steps and resuming stopped ones.")
