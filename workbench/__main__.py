@@ -111,7 +111,8 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
     elif rank == 0:
         try:
             run_id = runs.create(ws, stage, cfg, status="running", name=run_name,
-                                 command=[sys.executable, "-m", "workbench", stage.name, *sys.argv[2:]])
+                                 command=[sys.executable, "-m", "workbench", stage.name,
+                                          *redact_argv(sys.argv[2:], stage.config)])
         except UserError as e:  # refused before anything started (an input is missing, the name is taken)
             return _invalid(stage, str(e), str(e))
     else:
@@ -136,6 +137,17 @@ def run_stage(stage: stages.Stage, cfg, workspace: str, *, run_id: str | None = 
     if rank == 0:
         _emit(out)
     return outcome.exit_code
+
+
+def redact_argv(argv: list[str], config_cls) -> list[str]:
+    """The command line as recorded: `--set token=...` of a secret field (param(secret=True)) becomes `token=***`."""
+    secret = {fi.path for fi in config_cls.field_infos() if fi.meta.get("secret")}
+    out = []
+    for a in argv:
+        pre, sep, item = a.partition("--set=") if a.startswith("--set=") else ("", "", a)
+        key = item.split("=", 1)[0].strip() if "=" in item else None
+        out.append(f"{pre}{sep}{key}=***" if key in secret else a)
+    return out
 
 
 def _saved_config(workspace: str, run_id: str) -> dict:

@@ -32,17 +32,22 @@ class ConfigError(ValueError):
 
 def param(default: Any, *, ko: str, en: str, help_ko: str = "", help_en: str = "", choices: list | None = None,
           min: float | None = None, max: float | None = None, step: float | None = None, advanced: bool = False,
-          multiline: bool = False, visible_when: tuple[str, Any] | None = None, above: float | None = None) -> Any:
+          multiline: bool = False, visible_when: tuple[str, Any] | None = None, above: float | None = None,
+          secret: bool = False) -> Any:
     """A config field with the metadata that the form, the CLI help and validation need.
 
     visible_when=("family", {"mixtral", ...}): the form shows the field only while that sibling field (same
     section) has one of these values; the value still validates and saves either way.
-    above=0: the value must be greater than this (a learning rate of 0 trains nothing)."""
+    above=0: the value must be greater than this (a learning rate of 0 trains nothing).
+    secret=True: a credential (a Hub token): to_dict()/to_json() blank it, so the saved run config, config.json and
+    the store never hold it; the CLI's recorded command hides it too (workbench.__main__)."""
     if visible_when is not None:
         other, values = visible_when
         visible_when = (other, frozenset([values] if isinstance(values, (str, bool, int)) else values))
     meta = dict(ko=ko, en=en, help_ko=help_ko, help_en=help_en, choices=choices, min=min, max=max, step=step,
                 advanced=advanced, multiline=multiline, visible_when=visible_when, above=above)
+    if secret:
+        meta["secret"] = True
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -340,7 +345,16 @@ class StageConfig:
         return obj
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        """The config as saved (run config, config.json): secret fields (param(secret=True)) are blanked."""
+        d = dataclasses.asdict(self)  # type: ignore[call-overload]
+        for fi in self.field_infos():
+            if fi.meta.get("secret"):
+                obj, *parts = [d] + fi.path.split(".")
+                for p in parts[:-1]:
+                    obj = obj[p]
+                if obj.get(parts[-1]):
+                    obj[parts[-1]] = ""
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
