@@ -15,6 +15,7 @@ import sys
 # Lifecycle order. A stage tab is listed here only once it works; stage tabs are numbered by what is there
 # (so no gap shows for stages still to come: COMING says what they will do).
 TABS: list[tuple[str, tuple[str, str], bool]] = [  # (module, (ko, en), is a lifecycle stage)
+    ("tabs.home_tab", ("홈", "Home"), False),
     ("tabs.corpus_tab", ("말뭉치", "Corpus"), True),
     ("tabs.tokenizer_tab", ("토크나이저", "Tokenizer"), True),
     ("tabs.arch_tab", ("아키텍처", "Architecture"), True),

@@ -72,6 +72,12 @@ def _fig(label: Text, value) -> dict | None:
 def key_figure(stage: str, art, summary: dict | None) -> dict | None:
     """The one figure that says how an artifact came out: {"label": {"en","ko"}, "value", "shown"} or None."""
     meta, summary = art.meta or {}, summary or {}
+    if not meta:  # published without store meta: the folder's workbench.json says the same
+        from ..artifacts import read_meta
+        try:
+            meta = read_meta(art.path)
+        except (OSError, ValueError):
+            meta = {}
     m = meta.get("metrics") or {}
     if stage == "corpus":
         return _fig(say("documents", "문서 수"), meta.get("docs_out", meta.get("docs")))
