@@ -256,6 +256,8 @@ def test_onnx_int8_run_measures_both_and_saves_a_smaller_onnx_model(ws, tmp_path
     assert (folder / "model.onnx").is_file() and not list(folder.glob("*.safetensors"))
     report = json.loads((folder / "workbench_optimize.json").read_text())
     assert set(report["compare"]["throughput_tokens_per_s"]) == {"1", "2"}
+    from workbench.chat.models import check_files
+    assert "ONNX Runtime model" in str(check_files(folder)[0])  # chat says why it does not take it
 
 
 def test_onnx_is_refused_on_cuda(tok):

@@ -162,6 +162,12 @@ def check_files(folder: Path) -> list[Text]:
             problems += [say("base model: {p}", "기본 모델: {p}", p=p) for p in check_files(base)
                          if "tokenizer" not in p]
         return problems
+    from ..optimize.ort import is_onnx_folder
+    if is_onnx_folder(folder):
+        return [say("this is an ONNX Runtime model (Optimize's onnx methods): chat runs transformers weights. Serve it "
+                    "with workbench.optimize.ort.OrtCausalLM, or chat with the model it came from or its int8-dynamic "
+                    "version", "ONNX Runtime 모델입니다 (최적화의 onnx 방법): 채팅은 transformers 가중치로 돕니다. "
+                    "workbench.optimize.ort.OrtCausalLM 으로 서빙하거나, 원래 모델이나 int8-dynamic 판으로 대화하세요")]
     if not (folder / "config.json").is_file():
         problems.append(_missing("config.json"))
     if not any((folder / f).is_file() for f in ("model.safetensors", "model.safetensors.index.json",
