@@ -25,6 +25,7 @@ TABS: list[tuple[str, tuple[str, str], bool]] = [  # (module, (ko, en), is a lif
     ("tabs.optimize_tab", ("최적화", "Optimize"), True),
     ("tabs.align_tab", ("정렬", "Align"), True),
     ("tabs.chat_tab", ("채팅", "Chat"), True),
+    ("tabs.pipeline_tab", ("파이프라인", "Pipeline"), True),
     ("tabs.runs_tab", ("실행 기록", "Runs"), False),
 ]
 COMING = ("준비 중인 단계: 홈(환경 점검), 파이프라인(한 번에 전체 실행).",

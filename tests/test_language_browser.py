@@ -12,7 +12,8 @@ from state.i18n import pick
 TABS = [("corpus_tab", "1. 말뭉치", "1. Corpus"), ("tokenizer_tab", "2. 토크나이저", "2. Tokenizer"),
         ("arch_tab", "3. 아키텍처", "3. Architecture"), ("pretrain_tab", "4. 사전학습", "4. Pretrain"),
         ("finetune_tab", "5. 미세조정", "5. Fine-tune"), ("evaluate_tab", "6. 평가", "6. Evaluate"), ("optimize_tab", "7. 최적화", "7. Optimize"),
-        ("align_tab", "8. 정렬", "8. Align"), ("chat_tab", "9. 채팅", "9. Chat"), ("runs_tab", "실행 기록", "Runs")]
+        ("align_tab", "8. 정렬", "8. Align"), ("chat_tab", "9. 채팅", "9. Chat"),
+        ("pipeline_tab", "10. 파이프라인", "10. Pipeline"), ("runs_tab", "실행 기록", "Runs")]
 
 
 def intro(module: str, lang: str) -> str:
