@@ -151,7 +151,7 @@ def overview_html(ov: dict, lang: str) -> str:
 
 def next_html(ov: dict, lang: str) -> str:
     return (f"<div id='home-next-text' data-stage='{ov['next']['stage']}' style='padding:8px;border-radius:6px;"
-            f"background:#eef6ff;font-size:1.05em'>👉 {_e(pick(ov['next']['text'], lang))}</div>")
+            f"background:#eef6ff;font-size:1.05em'>▶ {_e(pick(ov['next']['text'], lang))}</div>")
 
 
 def run_html(res: dict | None, lang: str) -> str:

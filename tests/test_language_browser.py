@@ -9,7 +9,8 @@ from state import Workspace
 from state.i18n import pick
 
 # (tab module, Korean tab name, English tab name)
-TABS = [("corpus_tab", "1. 말뭉치", "1. Corpus"), ("tokenizer_tab", "2. 토크나이저", "2. Tokenizer"),
+TABS = [("home_tab", "홈", "Home"), ("corpus_tab", "1. 말뭉치", "1. Corpus"),
+        ("tokenizer_tab", "2. 토크나이저", "2. Tokenizer"),
         ("arch_tab", "3. 아키텍처", "3. Architecture"), ("pretrain_tab", "4. 사전학습", "4. Pretrain"),
         ("finetune_tab", "5. 미세조정", "5. Fine-tune"), ("evaluate_tab", "6. 평가", "6. Evaluate"), ("optimize_tab", "7. 최적화", "7. Optimize"),
         ("align_tab", "8. 정렬", "8. Align"), ("chat_tab", "9. 채팅", "9. Chat"),

@@ -12,7 +12,11 @@ def test_corpus_to_chat_in_the_browser(app_factory, page, tmp_path):
     app = app_factory(ws.root)
     page.goto(app.url)
 
+    # the page opens on Home, which says where to start
+    page.locator("#home-next-text").get_by_text("기본 말뭉치 불러오기").wait_for(timeout=60_000)
+
     # 1. Corpus: bundled text -> default recipe -> saved artifact
+    page.get_by_role("tab", name="1. 말뭉치").click()
     page.locator("#corpus-load-bundled").click()
     page.locator("#corpus-load-msg").get_by_text("2,064").wait_for()
     page.locator("#corpus-run").click()
