@@ -457,8 +457,8 @@ def graph_figure(graph: Graph, lang: str = "ko", highlight: Chain | None = None)
                                   color=["#d62728" if n.id in on else "#333" for n in ns]))))
     used = sorted({n.column for n in graph.nodes.values()})
     rows = max(1, max(-y for _, y in pos.values()) + 1)
-    fig.update_layout(height=int(min(900, 220 + 70 * rows)), margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=1.08), plot_bgcolor="white",
+    fig.update_layout(height=int(min(900, 240 + 70 * rows)), margin=dict(l=10, r=10, t=30, b=40),
+                      legend=dict(orientation="h", x=0, y=-0.02, yanchor="top"), plot_bgcolor="white",
                       xaxis=dict(tickmode="array", tickvals=used, ticktext=[pick(COLUMNS[c][1], lang) for c in used],
                                  range=[min(used) - 0.5, max(used) + 0.5], side="top", showgrid=False,
                                  zeroline=False),
