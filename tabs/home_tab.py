@@ -30,7 +30,7 @@ T = {
                 "The same check from a terminal: `python -m workbench env` (its last line holds the JSON below). An "
                 "optional package is import-tested, in a child process, only when it is installed."),
     "check_again": ("다시 점검", "Check again"),
-    "json": ("JSON (python -m workbench env 의 env 항목)", "JSON (the env field of python -m workbench env)"),
+    "json": ("JSON (python -m workbench env 가 출력하는 env 항목)", "JSON (the env field python -m workbench env prints)"),
     "run_h": ("### 모델 실행해 보기", "### Run a model"),
     "run_intro": ("첫 실습: `transformers` 의 텍스트 생성 파이프라인으로 이 작업 공간의 가장 최근 인과 언어 모델을 돌려 "
                   "봅니다. 모델이 아직 없으면 여기서 작은 무작위 모델을 만들어 돌립니다 (출력은 잡음이지만 스택이 돌아가는지 "
@@ -122,6 +122,9 @@ def env_html(rep: dict, lang: str) -> str:
                    f"<td {CELL}><small>{'' if r['usable'] else _e(r['install'])}</small></td></tr>")
     parts.append(f"<p><b>{_e(_t('optional_h', lang))}</b></p>" + _table(
         [_t(k, lang) for k in ("package", "installed", "usable", "why", "enables", "get")], opt, "home-optional"))
+    parts.append(f"<details id='home-env-json'><summary>{_e(_t('json', lang))}</summary><pre style='font-size:0.8em;"
+                 f"max-height:400px;overflow:auto'>{_e(json.dumps(rep, ensure_ascii=False, indent=1, default=str))}"
+                 "</pre></details>")
     return "".join(parts)
 
 
@@ -175,6 +178,14 @@ def run_html(res: dict | None, lang: str) -> str:
             f"<span style='color:#888'>{_e(res['prompt'])}</span>{_e(res['text'])}</pre></div>")
 
 
+def _progress_key(rep: dict) -> str:
+    """Which checks are done: the table is redrawn only when this changes."""
+    if rep["complete"]:
+        return "complete"
+    return "pending:" + ",".join(r["package"] for r in rep["optional"] if r["usable"] is None) + \
+        (":gpus" if rep["cuda"].get("pending") else "")
+
+
 def build(ctx: AppContext):
     ui = ctx.ui
     lang0 = ui.lang
@@ -199,14 +210,12 @@ def build(ctx: AppContext):
         check_btn = ui.button(T["check_again"], size="sm", scale=0, elem_id="home-check")
     ui.md(T["env_cli"])
     env_out = gr.HTML(elem_id="home-env")
-    with ui.reg(gr.Accordion(pick(T["json"], lang0), open=False), label=T["json"]):
-        env_json = gr.Code(language="json", elem_id="home-env-json")
-    complete = gr.State(False)
+    shown = gr.State("")  # what the environment table shows: redrawn by the timer only when a check finished
 
     def render_env(lang, fresh=False):
         from workbench.home import env
         rep = env.report(wait=False, fresh=fresh)
-        return env_html(rep, lang), json.dumps(rep, ensure_ascii=False, indent=1, default=str), rep["complete"]
+        return env_html(rep, lang), _progress_key(rep)
 
     def render_overview(lang):
         from workbench.home.overview import overview
@@ -216,19 +225,22 @@ def build(ctx: AppContext):
     def render_all(lang, res):
         return (*render_overview(lang), *render_env(lang), run_html(res, lang))
 
-    outputs = [nxt, ov_table, env_out, env_json, complete, run_out]
+    outputs = [nxt, ov_table, env_out, shown, run_out]
     ctx.loaders.append((render_all, [ui.lang_box, run_state], outputs))  # each page load (this tab opens first)
     ui.on_language(render_all, [ui.lang_box, run_state], outputs)
-    check_btn.click(lambda lang: render_env(lang, fresh=True), [ui.lang_box], [env_out, env_json, complete])
+    check_btn.click(lambda lang: render_env(lang, fresh=True), [ui.lang_box], [env_out, shown])
 
     timer = ui.timer(2.0)  # the import checks finish in the background: fill the table in as they do
 
-    def on_tick(lang, done):
-        if done:
-            return gr.skip(), gr.skip(), gr.skip()
-        return render_env(lang)
+    def on_tick(lang, key):
+        if key.startswith("complete"):
+            return gr.skip(), gr.skip()
+        from workbench.home import env
+        rep = env.report(wait=False)
+        now = _progress_key(rep)
+        return (gr.skip(), key) if now == key else (env_html(rep, lang), now)
 
-    timer.tick(on_tick, [ui.lang_box, complete], [env_out, env_json, complete], show_progress="hidden", queue=False)
+    timer.tick(on_tick, [ui.lang_box, shown], [env_out, shown], show_progress="hidden", queue=False)
 
     def on_run(lang, text, n):
         from workbench.errors import describe_exception
