@@ -112,7 +112,19 @@ def _resolve(module, qualname: str):
     obj = module
     for part in qualname.split("."):
         obj = getattr(obj, part)
-    return inspect.unwrap(obj)
+    return inspect.unwrap(_kernel_wrapped(obj))
+
+
+def _kernel_wrapped(obj):
+    """The plain function under a hub-kernel wrapper: with `kernels` installed, transformers turns functions
+    like `apply_rotary_pos_emb` into small nn.Module instances whose forward calls the original (a closure
+    variable `func`); anything else comes back as it is."""
+    fwd = getattr(type(obj), "forward", None)
+    if isinstance(obj, type) or not callable(obj) or fwd is None or not getattr(fwd, "__closure__", None):
+        return obj
+    cells = dict(zip(fwd.__code__.co_freevars, fwd.__closure__))
+    func = cells["func"].cell_contents if "func" in cells else None
+    return func if inspect.isfunction(func) else obj
 
 
 def transformers_version() -> str:

@@ -227,14 +227,16 @@ class _TokenClock:
 
 
 def tensors_bytes(obj, seen: dict | None = None, depth: int = 0) -> int:
-    """Bytes of every tensor reachable from obj (a cache object, lists, dicts), each storage once."""
+    """Bytes of every floating-point tensor reachable from obj (a cache object, lists, dicts), each storage once."""
     import torch
 
     seen = {} if seen is None else seen
     if depth > 8 or obj is None:
         return 0
     if torch.is_tensor(obj):
-        seen[obj.untyped_storage().data_ptr()] = obj.untyped_storage().nbytes()
+        # the state itself; integer bookkeeping (transformers 5.25 keeps a length counter per layer) is not cache
+        if obj.is_floating_point():
+            seen[obj.untyped_storage().data_ptr()] = obj.untyped_storage().nbytes()
     elif isinstance(obj, (list, tuple)):
         for o in obj:
             tensors_bytes(o, seen, depth + 1)

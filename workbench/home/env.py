@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import importlib.util
+import json
 import os
 import platform
 import subprocess
@@ -271,8 +272,24 @@ _BACKGROUND: dict = {"thread": None}
 def _cuda(fresh: bool) -> dict:
     global _CUDA
     if _CUDA is None or fresh:
-        _CUDA = cuda_devices()
+        _CUDA = cuda_devices() if "torch" in sys.modules else cuda_devices_in_child()
     return _CUDA
+
+
+def cuda_devices_in_child(timeout: float = 120.0) -> dict:
+    """cuda_devices() asked of a child process: the app does not import torch (1-2 s and hundreds of MB) nor
+    initialise CUDA just to show the environment; the stages import it when they run."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = "import json; from workbench.home.env import cuda_devices; print(json.dumps(cuda_devices()))"
+    env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=os.pathsep.join(
+        [root] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]))
+    try:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
+                           stdin=subprocess.DEVNULL, cwd=root)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+        return {"available": False, "torch_cuda": None, "gpus": [], "mps": False,
+                "error": f"checking the GPUs in a child process failed: {type(e).__name__}"}
 
 
 def _check_in_background(timeout: float, fresh: bool) -> None:
