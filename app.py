@@ -12,8 +12,7 @@ import os
 import socket
 import sys
 
-# Lifecycle order. A stage tab is listed here only once it works; stage tabs are numbered by what is there
-# (so no gap shows for stages still to come: COMING says what they will do).
+# Lifecycle order. A stage tab is listed here only once it works; stage tabs are numbered by what is there.
 TABS: list[tuple[str, tuple[str, str], bool]] = [  # (module, (ko, en), is a lifecycle stage)
     ("tabs.home_tab", ("홈", "Home"), False),
     ("tabs.corpus_tab", ("말뭉치", "Corpus"), True),
@@ -28,8 +27,6 @@ TABS: list[tuple[str, tuple[str, str], bool]] = [  # (module, (ko, en), is a lif
     ("tabs.pipeline_tab", ("파이프라인", "Pipeline"), True),
     ("tabs.runs_tab", ("실행 기록", "Runs"), False),
 ]
-COMING = ("준비 중인 단계: 홈(환경 점검), 파이프라인(한 번에 전체 실행).",
-          "Stages still to come: a home page (environment check) and a pipeline that runs them all.")
 
 # Extra tabs from the environment, "module:Korean label:English label;..." (plugins, and test fixtures).
 for _item in filter(None, os.environ.get("WORKBENCH_EXTRA_TABS", "").split(";")):
@@ -110,7 +107,6 @@ def build_app(ctx):
                 ui.lang_box = gr.Radio([("한국어", "ko"), ("English", "en")], value=ui.lang, label=ui.t("language"),
                                        elem_id="wb-lang")
                 ui.reg(ui.lang_box, label="language")
-        ui.reg(gr.Markdown(pick(COMING, ui.lang), elem_id="wb-coming"), value=COMING)
         with gr.Tabs():
             number, tabs = 0, {}
             for module, label, is_stage in TABS:

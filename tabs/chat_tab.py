@@ -353,7 +353,8 @@ def build(ctx: AppContext):
             yield outputs_now(ha, hb, lang, "\n".join(errors), restore_text)
             return
         head = "\n".join(errors + notes)
-        yield outputs_now(hists[0], hists[1], lang, head or f"⏳ {pick(T['waiting'], lang)}")
+        shown_note = head or f"⏳ {pick(T['waiting'], lang)}"
+        yield outputs_now(hists[0], hists[1], lang, shown_note)
         last = 0.0
         failures = []
         for i, piece, err in stream_together([g for _, g in gens]):
@@ -369,13 +370,18 @@ def build(ctx: AppContext):
                     notes.append(notice_text(g.notices[shown[col]:], lang, label_of(col)))
                     shown[col] = len(g.notices)
             now = time.monotonic()
-            # at most ~20 screen updates a second, far fewer as the replies grow (about 1 a second at 8,000 characters):
-            # the browser re-renders a whole reply at each update, and a long one re-rendered often froze the page on a
-            # slow 2-core machine (Stop could not be clicked: twice in one CI run at chars / 40,000)
+            # at most ~2 screen updates a second, fewer as the replies grow (about 1 a second at 8,000 characters),
+            # and only the parts that changed: the browser re-renders a whole reply at each update and walks the
+            # app's whole layout tree for every output updated (1,200 components with every stage's tab), and a
+            # long reply updated often froze the page on a 2-core machine (Stop could not be clicked: CI, twice)
             chars = sum(len(hists[c][-1]["content"]) for c, _ in gens)
-            if piece is None or now - last > 0.05 + chars / 10_000:
+            if piece is None or now - last > 0.4 + chars / 10_000:
                 last = now
-                yield outputs_now(hists[0], hists[1], lang, "\n".join(errors + notes + failures) or "")
+                note = "\n".join(errors + notes + failures) or ""
+                yield (gr.skip(), hists[0], hists[1], display(hists[0], lang),
+                       display(hists[1], lang) if two else gr.skip(), note if note != shown_note else gr.skip(),
+                       gr.skip())
+                shown_note = note
         yield outputs_now(hists[0], hists[1], lang, "\n".join(errors + notes + failures))
 
     def send_fn(request: gr.Request, text, ha, hb, a, b, two, mode_v, lang, *values):

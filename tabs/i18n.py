@@ -59,6 +59,12 @@ def tr(key: str, lang: str, **kw) -> str:
 
 
 
+# The id of the top-level tab in view, read a moment after the event so the click's re-render has landed.
+TAB_IN_VIEW_JS = """async () => { await new Promise(r => setTimeout(r, 50));
+    const t = document.querySelector('button[role=tab][aria-selected=true]');
+    return t ? t.dataset.tabId || null : null; }"""
+
+
 class UI:
     """Holds the current start-up language and every registered translatable widget."""
 
@@ -105,13 +111,20 @@ class UI:
         return t
 
     def wire_timers(self, tabs: dict) -> None:
-        """Opening a tab starts its timers and stops every other tab's. tabs: id -> gr.Tab, in order."""
+        """Opening a tab starts its timers and stops every other tab's. tabs: id -> gr.Tab, in order.
+
+        The tab in view is read in the browser when the event is sent, not taken from the event: gradio fires the
+        first tab's select once the page has mounted, and on a busy machine that event's handlers were sent after
+        those of a tab the person had clicked meanwhile, so the first tab's timers ran and the open tab's stopped
+        (its job panel never updated)."""
         timers = [t for tab, t in self._timers if tab in tabs]
         owners = [tab for tab, _ in self._timers if tab in tabs]
+        if not timers:
+            return
+        in_view = gr.Textbox(visible=False)
         for tab_id, tab in tabs.items():
-            if timers:
-                tab.select(lambda t=tab_id: [gr.update(active=o == t) for o in owners], None, timers, queue=False,
-                           show_progress="hidden")
+            tab.select(lambda shown, t=tab_id: [gr.update(active=o == (shown if shown in tabs else t)) for o in owners],
+                       [in_view], timers, js=TAB_IN_VIEW_JS, queue=False, show_progress="hidden")
 
     def wire_switch(self, tabs: dict) -> None:
         """Connect the language radio: relabel everything that has two wordings at once; then the tab in view
