@@ -18,9 +18,9 @@ OUTPUT_FIELD = {"corpus": "name", "tokenizer": "name", "pretrain": "output_name"
 DEMO = {
     "corpus": {"inputs": ["bundled:konlpy"], "validation_fraction": 0.05},
     "tokenizer": {"algorithm": "hf-bpe-char", "vocab_size": 3000},
-    "pretrain": {"arch.family": "llama", "arch.depth": 4, "arch.width": 256, "arch.heads": 4, "arch.context": 256,
-                 "seq_len": 128, "batch_size": 16, "max_steps": 500, "warmup_steps": 20, "lr": 3e-3,
-                 "eval_every": 100, "sample_every": 0, "save_every": 250},
+    "pretrain": {"arch.family": "llama", "arch.depth": 4, "arch.width": 192, "arch.heads": 3, "arch.context": 256,
+                 "seq_len": 128, "batch_size": 16, "max_steps": 400, "warmup_steps": 20, "lr": 3e-3,
+                 "eval_every": 100, "sample_every": 0, "save_every": 200},
     "sft": {"task": "sft", "data": "", "method": "full", "max_steps": 120, "batch_size": 16, "lr": 1e-3,
             "warmup_steps": 10, "eval_every": 40, "max_length": 128, "save_every": 1000},
     "align": {"data": "", "method": "lora", "max_steps": 40, "eval_every": 20, "batch_size": 8, "lr": 5e-4,
