@@ -56,6 +56,19 @@ class AppProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "AppProcess":
+        """Start the app and wait for its first page. Started again (twice at most) when gradio's own start-up check
+        gave up: it allows the first page 3 s, which a loaded 2-core machine sometimes exceeds ("When localhost is
+        not accessible, a shareable link must be created")."""
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError as e:
+                if "localhost is not accessible" not in str(e) or attempt == 2:
+                    raise
+                self.kill()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> "AppProcess":
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(self.port), "--workspace",
                                       str(self.workspace), *self.extra_args], cwd=ROOT, stdout=self._log,
