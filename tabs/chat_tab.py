@@ -299,8 +299,10 @@ def build(ctx: AppContext):
             return gr.skip(), gr.skip(), gr.skip(), engine_markdown(ctx, lang), gr.skip(), gr.skip(), seen
         return (*refresh_lists(a, b, two, mode_v, lang), key)
 
-    def outputs_now(ha, hb, lang, note, text=gr.skip()):
-        return text, ha, hb, display(ha, lang), display(hb, lang), note, engine_markdown(ctx, lang)
+    def outputs_now(ha, hb, lang, note, text=gr.skip(), *, streaming=False, two=True):
+        """The tab's outputs; while a reply streams, only the chatbot(s) in view (and the note when it changed)."""
+        return (text, ha, hb, display(ha, lang), display(hb, lang) if two else gr.skip(), note,
+                gr.skip() if streaming else engine_markdown(ctx, lang))
 
     def run_turn(user_text, ha, hb, a, b, two, mode_v, lang, values, session, restore_text):
         """Stream one turn into one or two columns. Yields the tab's outputs as text arrives."""
@@ -378,9 +380,8 @@ def build(ctx: AppContext):
             if piece is None or now - last > 0.4 + chars / 10_000:
                 last = now
                 note = "\n".join(errors + notes + failures) or ""
-                yield (gr.skip(), hists[0], hists[1], display(hists[0], lang),
-                       display(hists[1], lang) if two else gr.skip(), note if note != shown_note else gr.skip(),
-                       gr.skip())
+                yield outputs_now(hists[0], hists[1], lang, note if note != shown_note else gr.skip(), streaming=True,
+                                  two=two)
                 shown_note = note
         yield outputs_now(hists[0], hists[1], lang, "\n".join(errors + notes + failures))
 

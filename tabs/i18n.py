@@ -59,10 +59,11 @@ def tr(key: str, lang: str, **kw) -> str:
 
 
 
-# The id of the top-level tab in view, read a moment after the event so the click's re-render has landed.
-TAB_IN_VIEW_JS = """async () => { await new Promise(r => setTimeout(r, 50));
-    const t = document.querySelector('button[role=tab][aria-selected=true]');
-    return t ? t.dataset.tabId || null : null; }"""
+# The button of the top-level tab in view (the first selected tab button in the page: the top bar comes first).
+SELECTED_TAB = "document.querySelector('button[role=tab][aria-selected=true]')"
+# Its id, read a moment after the event so the click's re-render has landed.
+TAB_IN_VIEW_JS = ("async () => { await new Promise(r => setTimeout(r, 50)); const t = " + SELECTED_TAB + "; "
+                  "return t ? t.dataset.tabId || null : null; }")
 
 
 class UI:
@@ -138,8 +139,7 @@ class UI:
         # a hidden button of its own, which the browser clicks once the labels have changed
         hooked = {t for t, *_ in self._hooks if t in tabs}
         again = {t: gr.Button(visible="hidden", elem_id=f"wb-relang-{t}") for t in sorted(hooked)}
-        switched.then(None, None, None, js="() => { const t = document.querySelector("
-                                            "'button[role=tab][aria-selected=true]'); const b = t && "
+        switched.then(None, None, None, js="() => { const t = " + SELECTED_TAB + "; const b = t && "
                                             "document.getElementById('wb-relang-' + t.dataset.tabId); "
                                             "if (b) b.click(); }")
         # hook number -> the language it last rendered in, in this browser session (a page starts in self.lang)

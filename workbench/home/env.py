@@ -186,14 +186,20 @@ def core_packages() -> list[dict]:
     return out
 
 
+def _child(code: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run `python -c code` with this interpreter, the project importable, warnings off; raises TimeoutExpired."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
+        [root] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
+                          stdin=subprocess.DEVNULL, cwd=root)
+
+
 def probe_import(module: str, timeout: float) -> tuple[bool, Text | None, float]:
     """Import `module` in a child process (the same interpreter): (ok, why not, seconds)."""
-    code = f"import importlib, sys; importlib.import_module({module!r})"
-    env = dict(os.environ, PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="3")
     t0 = time.perf_counter()
     try:
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
-                           stdin=subprocess.DEVNULL)
+        p = _child(f"import importlib; importlib.import_module({module!r})", timeout)
     except subprocess.TimeoutExpired:
         return False, say("importing {m} took longer than {s:g} s and was stopped",
                           "{m} 가져오기(import)가 {s:g}초를 넘겨 멈췄습니다", m=module, s=timeout), timeout
@@ -279,13 +285,9 @@ def _cuda(fresh: bool) -> dict:
 def cuda_devices_in_child(timeout: float = 120.0) -> dict:
     """cuda_devices() asked of a child process: the app does not import torch (1-2 s and hundreds of MB) nor
     initialise CUDA just to show the environment; the stages import it when they run."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = "import json; from workbench.home.env import cuda_devices; print(json.dumps(cuda_devices()))"
-    env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=os.pathsep.join(
-        [root] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]))
     try:
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
-                           stdin=subprocess.DEVNULL, cwd=root)
+        p = _child("import json; from workbench.home.env import cuda_devices; print(json.dumps(cuda_devices()))",
+                   timeout)
         return json.loads(p.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
         return {"available": False, "torch_cuda": None, "gpus": [], "mps": False,
