@@ -33,6 +33,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "align": ("workbench.align.stage", "align a causal LM on preference pairs (DPO, KTO) with live reward curves"),
     "pipeline": ("workbench.pipeline.stage", "run the whole chain (corpus -> ... -> chat) as one run per step, reusing "
                                              "unchanged steps"),
+    "launch": ("workbench.launch.stage", "write the files that start a training run on several machines (torchrun per "
+                                         "node, Slurm, NeMo-Run, NeMo AutoModel); optionally start NeMo-Run here"),
     "chat": ("workbench.chat.stage", "generate a reply from a model artifact (or serve the OpenAI-compatible API)"),
     "export": ("workbench.share.stage", "export a model, adapter or tokenizer as a .zip / .tar.gz with a model card "
                                         "(lineage, data, config, evaluation figures)"),
