@@ -231,16 +231,23 @@ def build(ctx: AppContext):
 
     push_btn.click(do_push, [lang, share_art, repo, token, private], [push_msg, token])
 
-    def on_open(art_id, share, lg):
+    # ---- Past one machine: launch files for a training run ------------------------------------------------------
+    from .pipeline_cluster import build_cluster
+    cluster_refresh, cluster_in, cluster_out = build_cluster(ctx)
+
+    def on_open(art_id, share, lg, *cluster_values):
         graph = lin.build_graph(ctx.store)
         choices = lin.artifact_choices(graph)
         keep = art_id if art_id in {v for _, v in choices} else None
         fig, text, runs = show_chain(keep, lg)
-        return gr.update(choices=choices, value=keep), fig, text, runs, refresh_picker(ctx, share_art, share)
+        return (gr.update(choices=choices, value=keep), fig, text, runs, refresh_picker(ctx, share_art, share),
+                cluster_refresh(*cluster_values))
 
-    refresh.click(on_open, [art, share_art, lang], [art, plot, chain_md, run_dd, share_art], queue=False)
+    open_in = [art, share_art, lang, *cluster_in]
+    open_out = [art, plot, chain_md, run_dd, share_art, *cluster_out]
+    refresh.click(on_open, open_in, open_out, queue=False)
     ui.on_language(lambda a, lg: show_chain(a, lg)[:2], [art, lang], [plot, chain_md])
-    mine = (on_open, [art, share_art, lang], [art, plot, chain_md, run_dd, share_art])
+    mine = (on_open, open_in, open_out)
     if runner_open:  # the runner's own refresh runs next
         return (*mine, tuple(runner_open[:3]), *runner_open[3:])
     return mine
