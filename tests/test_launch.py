@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import ROOT, last_json, run_cli
+from conftest import ROOT, free_port, last_json, run_cli
 from fixtures import make_corpus, make_tokenizer
 from workbench import runs
 from workbench.config import ConfigError
@@ -20,13 +20,6 @@ from workbench.training.settings import ComputeSettings
 TINY = {"corpus": "kolaw", "tokenizer": "tiny-bpe", "max_steps": 3, "arch": {"depth": 1, "width": 32, "heads": 2,
         "context": 64}, "seq_len": 32, "batch_size": 4, "warmup_steps": 1, "eval_every": 3, "eval_batches": 1,
         "sample_every": 0, "save_every": 3}
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
