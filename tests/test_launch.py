@@ -123,15 +123,15 @@ def test_automodel_recipe_for_a_full_sft_finetune(tmp_path):
     cfg = {"task": "sft", "method": "full", "base_model": "/models/base", "data": "/data/chat.jsonl",
            "prompt_column": "auto", "response_column": "answer", "batch_size": 2, "grad_accum": 3, "max_steps": 50,
            "lr": 1e-5, "max_length": 256, "seed": 7}
-    text = automodel_yaml(cfg, tmp_path, tmp_path, cluster)
+    text = automodel_yaml(cfg, tmp_path, cluster)
     recipe = yaml.safe_load(text)
     assert recipe["recipe"] == "TrainFinetuneRecipeForNextTokenPrediction"
     assert recipe["model"]["pretrained_model_name_or_path"] == "/models/base"
     assert recipe["dataset"]["path_or_dataset_id"] == "/data/chat.jsonl"
     assert recipe["dataset"]["column_mapping"] == {"question": "instruction", "answer": "answer"}
     assert recipe["step_scheduler"]["global_batch_size"] == 2 * 3 * 8 and recipe["distributed"]["dp_size"] == 8
-    assert automodel_yaml({**cfg, "method": "lora"}, tmp_path, tmp_path, cluster) is None
-    assert automodel_yaml({**cfg, "task": "classification"}, tmp_path, tmp_path, cluster) is None
+    assert automodel_yaml({**cfg, "method": "lora"}, tmp_path, cluster) is None
+    assert automodel_yaml({**cfg, "task": "classification"}, tmp_path, cluster) is None
 
 
 def _python_with_nemo_run():

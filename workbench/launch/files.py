@@ -10,7 +10,6 @@ No file needs this project's Python objects: they call `python -m workbench <sta
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +37,6 @@ def node_config(cfg: dict, cluster: Cluster) -> dict:
     return {**cfg, "launcher": "torchrun", "nproc": cluster.nproc_per_node, "nnodes": cluster.nnodes,
             "node_rank": 0, "master_addr": cluster.master_addr, "master_port": cluster.master_port,
             "device": "cuda" if cluster.gpus else "cpu"}
-
-
-def _q(p) -> str:
-    return shlex.quote(str(p))
 
 
 def run_node_sh(stage: str, workspace: Path, cluster: Cluster) -> str:
@@ -146,7 +141,7 @@ if __name__ == "__main__":
 '''
 
 
-def automodel_yaml(cfg: dict, workspace: Path, out_dir: Path, cluster: Cluster) -> str | None:
+def automodel_yaml(cfg: dict, out_dir: Path, cluster: Cluster) -> str | None:
     """A NeMo AutoModel recipe (its `automodel` CLI; CUDA GPUs) for a full SFT fine-tune of a causal LM; None for what
     this recipe does not cover (pretraining from scratch, classification, PEFT methods, DPO)."""
     if cfg.get("task") != "sft" or cfg.get("method") != "full":

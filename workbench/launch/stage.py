@@ -106,7 +106,7 @@ def write_files(ws, cfg: LaunchConfig, out_dir: Path) -> dict:
              "run_node.sh": run_node_sh(stage, ws.root, cluster),
              "slurm.sbatch": slurm_sbatch(stage, cluster),
              "nemo_run_experiment.py": nemo_run_py(stage, ws.root, cluster)}
-    recipe = automodel_yaml(node_cfg, ws.root, out_dir, cluster) if stage == "finetune" else None
+    recipe = automodel_yaml(node_cfg, out_dir, cluster) if stage == "finetune" else None
     if recipe:
         files["automodel.yaml"] = recipe
     for name, text in files.items():
