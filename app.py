@@ -108,7 +108,7 @@ def build_app(ctx):
                                        elem_id="wb-lang")
                 ui.reg(ui.lang_box, label="language")
         with gr.Tabs():
-            number, tabs = 0, {}
+            number, tabs, page_loads = 0, {}, {}
             for module, label, is_stage in TABS:
                 try:
                     mod = importlib.import_module(module)
@@ -124,16 +124,48 @@ def build_app(ctx):
                 with gr.Tab(pick(label, ui.lang), id=ui.tab) as tab:
                     on_open = mod.build(ctx)
                 tabs[ui.tab] = tab
+                tab_id = ui.tab
                 ui.reg(tab, label=label)
+                page_loads[tab_id] = tab.select
                 if on_open:  # (fn, inputs, outputs[, then]): refresh pickers with what other tabs made meanwhile,
                     opened = tab.select(*on_open[:3], queue=False)  # then, queued, what may be slow to render
                     for then in on_open[3:]:
                         opened.then(*then)
+                    page_loads[tab_id] = opened.then
         ui.wire_switch(tabs)
         ui.wire_timers(tabs)
-        for fn, inputs, outputs in ctx.loaders:  # each page load: forms show what the person last ran
-            demo.load(fn, inputs, outputs, queue=False, show_progress="hidden")
+        wire_page_loads(demo, ctx, page_loads, ui.first_tab)
     return demo
+
+
+def wire_page_loads(demo, ctx, opened: dict, first_tab: str | None) -> None:
+    """Forms show what the person last ran (a reload, a second browser): the first tab's loaders run when the page
+    loads, every other tab's once per page, when it is first opened (after its pickers are refreshed, so the
+    refresh does not put a picker back). All at page load, their ~330 outputs made gradio's front end walk its
+    whole component tree for each of them on every later event (each timer tick): a slow machine's browser was
+    then busy 90% of the time, idle, and a language switch took 20-30 s. opened: tab id -> how to attach an event
+    to its opening (tab.select, or .then of its picker refresh)."""
+    import gradio as gr
+
+    done = gr.State({})  # loader number -> True once it ran in this page
+
+    def once(i, fn, n_out):
+        def run(seen, *args):
+            if (seen or {}).get(i):
+                return [gr.skip()] * (n_out + 1)
+            out = fn(*args)
+            out = list(out) if isinstance(out, (list, tuple)) and n_out > 1 else [out]
+            seen = seen if seen is not None else {}
+            seen[i] = True  # in place: another tab's loader may run at the same time
+            return [*out, seen]
+        return run
+
+    for i, (tab_id, fn, inputs, outputs) in enumerate(ctx.loaders):
+        if tab_id == first_tab or tab_id not in opened:
+            demo.load(fn, inputs, outputs, queue=False, show_progress="hidden")
+        else:
+            opened[tab_id](once(i, fn, len(outputs)), [done, *inputs], [*outputs, done], queue=False,
+                           show_progress="hidden")
 
 
 def main(argv=None) -> int:

@@ -480,7 +480,7 @@ def build(ctx: AppContext):
             out.append(gr.update(choices=_picker_choices(ctx, kind, lang), value=value))
         return (*out, pins)
 
-    ctx.loaders.append((load_pickers, [ui.lang_box], [tok_dd, corpus_dd, pinned]))
+    ctx.on_page_load(load_pickers, [ui.lang_box], [tok_dd, corpus_dd, pinned])
 
     def latest_with(run_id, prefix: str):
         """The session's run if it has `prefix` metrics, else the newest arch run that has them."""

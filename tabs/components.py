@@ -26,8 +26,13 @@ class AppContext:
     ws: Workspace
     jobs: object  # workbench.jobs.JobManager (typed loosely: tabs import no engine module at build time)
     ui: UI
-    # (fn, inputs, outputs) run by the app each time a page loads (a reload, a second browser): see JobPanel.restore
+    # (tab, fn, inputs, outputs) run once per page (a reload, a second browser), when that tab is first opened:
+    # see JobPanel.restore and app.wire_page_loads
     loaders: list = field(default_factory=list)
+
+    def on_page_load(self, fn, inputs: list, outputs: list) -> None:
+        """Run fn once per page for the tab being built: at page load for the first tab, else when it is opened."""
+        self.loaders.append((self.ui.tab, fn, inputs, outputs))
 
     @property
     def store(self):
@@ -193,7 +198,7 @@ class JobPanel:
             values += [cfg.get(path) for path in widgets]
             return values
 
-        self.ctx.loaders.append((load, [], outputs))
+        self.ctx.on_page_load(load, [], outputs)
 
     def samples_markdown(self, run_id: str) -> str:
         ev = self.ctx.store.events(run_id, kind="sample", limit=1)

@@ -226,7 +226,7 @@ def build(ctx: AppContext):
         return (*render_overview(lang), *render_env(lang), run_html(res, lang))
 
     outputs = [nxt, ov_table, env_out, shown, run_out]
-    ctx.loaders.append((render_all, [ui.lang_box, run_state], outputs))  # each page load (this tab opens first)
+    ctx.on_page_load(render_all, [ui.lang_box, run_state], outputs)  # each page load (this tab opens first)
     ui.on_language(render_all, [ui.lang_box, run_state], outputs)
     check_btn.click(lambda lang: render_env(lang, fresh=True), [ui.lang_box], [env_out, shown])
 

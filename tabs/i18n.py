@@ -6,6 +6,7 @@ for each registered widget (the approach of LLaMA-Factory's web UI engine).
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gradio as gr
@@ -128,13 +129,19 @@ class UI:
                        [in_view], timers, js=TAB_IN_VIEW_JS, queue=False, show_progress="hidden")
 
     def wire_switch(self, tabs: dict) -> None:
-        """Connect the language radio: relabel everything that has two wordings at once; then the tab in view
-        re-renders its language-dependent parts (through a hidden button the browser clicks), and every other tab
-        does when it is next opened. Events for the hooks of hidden tabs, even ones that change nothing, held the
-        labels back (each marks its outputs pending, and plotly figures re-render). tabs: id -> gr.Tab."""
-        items = [(c, p) for c, p in self._items if any(isinstance(v, tuple) and v[0] != v[1] for v in p.values())]
-        switched = self.lang_box.change(lambda lg: self._updates(items, lg), [self.lang_box], [c for c, _ in items],
-                                        queue=False, show_progress="hidden")
+        """Connect the language radio: relabel everything that has two wordings at once, in the browser; then the
+        tab in view re-renders its language-dependent parts (through a hidden button the browser clicks), and every
+        other tab does when it is next opened. tabs: id -> gr.Tab.
+
+        The relabelling is a browser-side function (both wordings of every widget travel in the page): gradio's
+        front end keeps a loading status for every widget a server event has ever output and, on each later
+        event, walks its whole component tree once per such widget. The ~650 labels sent by the server made every
+        timer tick after a switch cost seconds on a slow machine (a click waited 30 s). Events for the hooks of
+        hidden tabs, even ones that change nothing, held the labels back (plotly figures re-render)."""
+        items = [(c, {a: v for a, v in p.items() if isinstance(v, tuple)}) for c, p in self._items
+                 if any(isinstance(v, tuple) and v[0] != v[1] for v in p.values())]
+        switched = self.lang_box.change(None, [self.lang_box], [c for c, _ in items], js=relabel_js(items),
+                                        show_progress="hidden")
         # gradio fires a tab's select only when another tab is clicked, so the tab in view is re-rendered through
         # a hidden button of its own, which the browser clicks once the labels have changed
         hooked = {t for t, *_ in self._hooks if t in tabs}
@@ -152,9 +159,17 @@ class UI:
             else:  # built outside any tab: always in view
                 switched.then(fn, inputs, outputs, **kw)
 
-    @staticmethod
-    def _updates(items, lang: str) -> list:
-        return [gr.update(**{attr: pick(pair, lang) for attr, pair in pairs.items()}) for _, pairs in items]
+
+def relabel_js(items) -> str:
+    """A browser-side function of the language giving gradio an update per widget: its attributes in that
+    language. items: (widget, {attribute: (ko, en)}). A value goes through the widget's own postprocess, as it
+    would coming from the server (Markdown strips indentation)."""
+    table = json.dumps([{a: [c.postprocess(t) for t in pair] if a == "value" else pair for a, pair in pairs.items()}
+                        for c, pairs in items], ensure_ascii=False)
+    return ("(lang) => { const i = lang === 'en' ? 1 : 0; const table = " + table + "; "
+            "const ups = table.map(pairs => { const u = {__type__: 'update'}; "
+            "for (const [attr, pair] of Object.entries(pairs)) u[attr] = pair[i]; return u; }); "
+            "return ups.length === 1 ? ups[0] : ups; }")
 
 
 def _guarded(hook: int, fn, n_out: int):

@@ -531,7 +531,7 @@ def build(ctx: AppContext):
         f1 = cfg["morpheme_f1"] if "morpheme_f1" in cfg else gr.skip()
         return dd, path, sel, held, auto, n, f1
 
-    ctx.loaders.append((on_load, [], [corpus_dd, corpus_path, select, heldout, heldout_auto, max_texts, use_f1]))
+    ctx.on_page_load(on_load, [], [corpus_dd, corpus_path, select, heldout, heldout_auto, max_texts, use_f1])
     # on opening the tab: corpora made meanwhile
     return refresh_lists, lists, lists
 
