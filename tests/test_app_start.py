@@ -32,3 +32,26 @@ def test_start_up_lines_name_the_apps_flags(tmp_path):
     assert f"http://127.0.0.1:{port}" in text and "--share" in text, text
     assert "warning: --host 0.0.0.0 without --auth" in text
     assert "share=True" not in text, "gradio's own advice points at launch(), not at our flag"
+
+
+def test_language_switch_runs_in_the_browser_and_forms_restore_when_their_tab_opens(tmp_path):
+    """Gradio's front end walks its whole component tree, on every event, once per widget any server event has
+    output: the relabelling (every widget) is a browser-side function, and only the first tab's loaders run at page
+    load (the others when their tab is first opened), or an idle page kept a slow machine's browser busy."""
+    from state import Workspace
+    from tabs.components import AppContext
+    from tabs.i18n import UI
+    from workbench.jobs import JobManager
+
+    ws = Workspace(tmp_path / "ws")
+    ctx = AppContext(ws=ws, jobs=JobManager(ws), ui=UI("ko"))
+    ctx.args = app.parse_args([])
+    cfg = app.build_app(ctx).config
+    deps = cfg["dependencies"]
+    (switch,) = [d for d in deps if [ctx.ui.lang_box._id, "change"] in [list(t) for t in d["targets"]]]
+    assert not switch["backend_fn"] and "Load the bundled corpus" in switch["js"]
+    assert len(switch["outputs"]) > 300  # every bilingual widget, tab names included
+    at_load = [o for d in deps if any(t[1] == "load" for t in d["targets"]) for o in d["outputs"]]
+    assert len(at_load) < 20, f"{len(at_load)} widgets set at page load"
+    restored = {tab for tab, *_ in ctx.loaders}  # still restored, when opened (the browser tests reload and check)
+    assert {"corpus_tab", "tokenizer_tab", "pretrain_tab", "finetune_tab", "align_tab"} <= restored, restored
