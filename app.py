@@ -124,14 +124,13 @@ def build_app(ctx):
                 with gr.Tab(pick(label, ui.lang), id=ui.tab) as tab:
                     on_open = mod.build(ctx)
                 tabs[ui.tab] = tab
-                tab_id = ui.tab
                 ui.reg(tab, label=label)
-                page_loads[tab_id] = tab.select
+                page_loads[ui.tab] = tab.select
                 if on_open:  # (fn, inputs, outputs[, then]): refresh pickers with what other tabs made meanwhile,
                     opened = tab.select(*on_open[:3], queue=False)  # then, queued, what may be slow to render
                     for then in on_open[3:]:
                         opened.then(*then)
-                    page_loads[tab_id] = opened.then
+                    page_loads[ui.tab] = opened.then
         ui.wire_switch(tabs)
         ui.wire_timers(tabs)
         wire_page_loads(demo, ctx, page_loads, ui.first_tab)
