@@ -146,25 +146,15 @@ def wire_page_loads(demo, ctx, opened: dict, first_tab: str | None) -> None:
     to its opening (tab.select, or .then of its picker refresh)."""
     import gradio as gr
 
+    from tabs.i18n import guarded
+
     done = gr.State({})  # loader number -> True once it ran in this page
-
-    def once(i, fn, n_out):
-        def run(seen, *args):
-            if (seen or {}).get(i):
-                return [gr.skip()] * (n_out + 1)
-            out = fn(*args)
-            out = list(out) if isinstance(out, (list, tuple)) and n_out > 1 else [out]
-            seen = seen if seen is not None else {}
-            seen[i] = True  # in place: another tab's loader may run at the same time
-            return [*out, seen]
-        return run
-
     for i, (tab_id, fn, inputs, outputs) in enumerate(ctx.loaders):
         if tab_id == first_tab or tab_id not in opened:
             demo.load(fn, inputs, outputs, queue=False, show_progress="hidden")
         else:
-            opened[tab_id](once(i, fn, len(outputs)), [done, *inputs], [*outputs, done], queue=False,
-                           show_progress="hidden")
+            opened[tab_id](guarded(i, fn, len(outputs), by_lang=False), [done, *inputs], [*outputs, done],
+                           queue=False, show_progress="hidden")
 
 
 def main(argv=None) -> int:

@@ -153,9 +153,9 @@ class UI:
         rendered = gr.State({i: self.lang for i in range(len(self._hooks))})
         for i, (tab_id, fn, inputs, outputs, kw) in enumerate(self._hooks):
             if tab_id in tabs:
-                guarded = _guarded(i, fn, len(outputs))
+                wrapped = guarded(i, fn, len(outputs))
                 for event in (tabs[tab_id].select, again[tab_id].click):
-                    event(guarded, [rendered, self.lang_box, *inputs], [*outputs, rendered], **kw)
+                    event(wrapped, [rendered, self.lang_box, *inputs], [*outputs, rendered], **kw)
             else:  # built outside any tab: always in view
                 switched.then(fn, inputs, outputs, **kw)
 
@@ -168,18 +168,21 @@ def relabel_js(items) -> str:
                         for c, pairs in items], ensure_ascii=False)
     return ("(lang) => { const i = lang === 'en' ? 1 : 0; const table = " + table + "; "
             "const ups = table.map(pairs => { const u = {__type__: 'update'}; "
-            "for (const [attr, pair] of Object.entries(pairs)) u[attr] = pair[i]; return u; }); "
-            "return ups.length === 1 ? ups[0] : ups; }")
+            "for (const [attr, pair] of Object.entries(pairs)) u[attr] = pair[i]; return u; }); return ups; }")
 
 
-def _guarded(hook: int, fn, n_out: int):
-    """fn's outputs when this hook has not yet rendered in this language; else nothing changes."""
-    def run(rendered, lang, *args):
-        if (rendered or {}).get(hook) == lang:
+def guarded(key, fn, n_out: int, by_lang: bool = True):
+    """Wrap fn (n_out outputs) to run only when `key` is not yet marked in a per-page gr.State of marks, then mark
+    it; else nothing changes. The wrapper takes that State first, then (by_lang) the language, then fn's inputs, and
+    returns fn's outputs and the State. by_lang: the mark is the language fn last rendered in (a language hook runs
+    again after a switch); else fn runs once per page."""
+    def run(marks, *args):
+        mark = args[0] if by_lang else True
+        if (marks or {}).get(key) == mark:
             return [gr.skip()] * n_out + [gr.skip()]
-        out = fn(*args)
+        out = fn(*(args[1:] if by_lang else args))
         out = list(out) if isinstance(out, (list, tuple)) and n_out > 1 else [out]
-        rendered = rendered if rendered is not None else {}
-        rendered[hook] = lang  # in place: the session's hooks run at once, and each must keep the others' marks
-        return [*out, rendered]
+        marks = marks if marks is not None else {}
+        marks[key] = mark  # in place: the page's hooks run at once, and each must keep the others' marks
+        return [*out, marks]
     return run
