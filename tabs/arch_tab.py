@@ -396,17 +396,33 @@ def build(ctx: AppContext):
         return cfg.replace(**updates, **extra).validate()
 
     # -- handlers ---------------------------------------------------------------------------
+    def paper_cfg(lang, ctx_len, batch, seq, cfg_values) -> ArchCompareConfig:
+        from workbench.config import ConfigError
+
+        cfg = make_cfg("measure", *cfg_values)
+        for name, val in (("paper_ctx", ctx_len), ("paper_batch", batch), ("paper_seq", seq)):
+            if val is None or int(val) < 1:
+                raise ConfigError([(pick(T[name], lang), say("use a whole number of at least 1",
+                                                             "1 이상의 정수를 쓰세요"))])
+        return cfg
+
+    def check_paper(lang, ctx_len, batch, seq, dtype, *cfg_values):
+        """A wrong setting is named at once: the computation waits in its lane behind earlier ones (the first
+        imports torch, 20-40 s on a slow machine), and the person would wait that long to learn of a typo."""
+        from workbench.config import ConfigError
+        try:
+            paper_cfg(lang, ctx_len, batch, seq, cfg_values)
+        except ConfigError as e:
+            return error_markdown(e, lang)
+        return gr.skip()
+
     def on_paper(lang, ctx_len, batch, seq, dtype, *cfg_values):
         from workbench.config import ConfigError
         from workbench.errors import UserError
 
         from .arch_plots import cache_figure, memory_figure
         try:
-            cfg = make_cfg("measure", *cfg_values)
-            for name, val in (("paper_ctx", ctx_len), ("paper_batch", batch), ("paper_seq", seq)):
-                if val is None or int(val) < 1:
-                    raise ConfigError([(pick(T[name], lang), say("use a whole number of at least 1",
-                                                                 "1 이상의 정수를 쓰세요"))])
+            cfg = paper_cfg(lang, ctx_len, batch, seq, cfg_values)
             from workbench.arch.report import paper_table as compute
             res = compute(cfg, ctx.ws, context=int(ctx_len), batch=int(batch), seq=int(seq), dtype=dtype)
         except (ConfigError, UserError) as e:
@@ -435,7 +451,8 @@ def build(ctx: AppContext):
     paper_outputs = [paper_msg, paper_table, cache_plot, mem_plot]
     # one at a time, in order: a slow first call (torch import) must not overwrite a later answer
     one_lane = dict(concurrency_limit=1, concurrency_id="arch-paper")
-    paper_btn.click(on_paper, paper_inputs, paper_outputs, **one_lane)
+    paper_btn.click(check_paper, paper_inputs, [paper_msg], queue=False, show_progress="hidden").then(
+        on_paper, paper_inputs, paper_outputs, **one_lane)
     # .input: a person's clicks; restoring the latest run's families on a page load must not start a computation
     families.input(on_paper, paper_inputs, paper_outputs, trigger_mode="always_last", **one_lane)
     ui.on_language(on_paper, paper_inputs, paper_outputs, **one_lane)

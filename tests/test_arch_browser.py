@@ -67,13 +67,14 @@ def test_two_families_on_paper_measured_and_compared(app_factory, page, tmp_path
     page.locator("#arch-size").get_by_role("button", name="고급 설정").click()
     _fill(page, "어텐션 헤드 (0=자동)", "3")
     page.locator("#arch-paper-btn").click()
-    page.locator("#arch-paper-msg").get_by_text("model.heads").first.wait_for()
+    # named at once, not after the computations the family clicks queued (the first imports torch: 20-40 s in CI)
+    page.locator("#arch-paper-msg").get_by_text("model.heads").first.wait_for(timeout=10_000)
     _fill(page, "어텐션 헤드 (0=자동)", "0")
 
     page.locator("#arch-paper-btn").click()
     table = page.locator("#arch-paper-table")
     # the answer for this configuration (earlier answers, e.g. for the default families, may still be showing)
-    text = wait_for(lambda: (t := table.inner_text()) and "1 × 64" in t and "DeepSeek" not in t and t, 60,
+    text = wait_for(lambda: (t := table.inner_text()) and "1 × 64" in t and "DeepSeek" not in t and t, 120,
                     what="the on-paper table of Llama and Mamba2 at depth 1")
     assert "✓ 일치" in text and "✗" not in text  # the arithmetic equals the instantiated models' counts
     assert "Llama" in text and "MHA" in text and "SSM 상태" in text  # depth 1: one head, so MHA
