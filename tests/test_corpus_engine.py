@@ -105,6 +105,15 @@ def test_bundled_konlpy_reads_without_java():
     assert docs[0][1].startswith("대한민국헌법") and docs[0][2] == "konlpy/kolaw/constitution.txt"
 
 
+def test_bundled_everyday_is_the_team_written_text_one_paragraph_per_document():
+    docs, rep = read_docs(["bundled:everyday"])
+    assert [f["source"] for f in rep.files] == ["team/everyday_ko.txt"] and not rep.refused
+    assert len(docs) >= 60 and docs[0][1].startswith("대한민국의 수도는 서울이다")
+    assert all("\n\n" not in text for _, text, _ in docs)  # blank lines split paragraphs
+    with pytest.raises(UserError, match="bundled:everyday"):  # named among the choices of a wrong key
+        read_docs(["bundled:everything"])
+
+
 def test_hf_dataset_saved_on_disk_and_offline_hub_message(tmp_path, monkeypatch):
     import datasets
     datasets.Dataset.from_dict({"label": [0, 1, 1], "sentence": ["첫 행", "둘째 행", "셋째 행"]}).save_to_disk(

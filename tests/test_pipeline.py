@@ -92,3 +92,16 @@ def test_plan_wires_each_step_to_the_one_before(ws):
     assert plan["sft"].cfg.base_model == "w-base" and plan["align"].cfg.policy_model == "w-sft"
     assert plan["chat"].cfg.model == "w-aligned" and plan["chat"].cfg.message == cfg.chat_prompt
     assert all(getattr(p.cfg, "overwrite", True) for p in plan.values())
+
+
+def test_the_default_chat_check_asks_a_question_the_demo_sft_trains_on(ws):
+    """The final chat check's help says so: a demo model trained for minutes answers what it was taught, so the
+    default question must be in the demo SFT's train split (not its validation or test rows)."""
+    from workbench.finetune.data import make_splits, read_source
+    cfg = PipelineConfig.load(base={"preset": "demo", "name": "w"})
+    sft = {p.key: p for p in make_plan(cfg, ws, check_only=True)}["sft"].cfg
+    splits = make_splits(read_source(sft.data, task="sft"), val_fraction=sft.val_fraction,
+                         test_fraction=sft.test_fraction, seed=sft.seed)
+    assert cfg.chat_prompt in set(splits.train["instruction"])
+    held = set(splits.validation["instruction"]) | set(splits.test["instruction"])
+    assert cfg.chat_prompt not in held and len(held) >= 10

@@ -1,6 +1,8 @@
 """Korean text that ships with an installed package, so every stage works offline with no set-up:
 konlpy's corpora (the Korean constitution and ten National Assembly bills, ~65k characters),
 read straight from the package data. Importing konlpy itself would go looking for Java; this does not.
+Beside it, a small everyday-Korean text the team wrote (corpus/data/everyday_ko.txt, ~8.5k characters: places,
+history, food, health, science, daily life), so a demo model's vocabulary and knowledge are not only legal prose.
 """
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import importlib.util
 from pathlib import Path
 
 KONLPY_SETS = ("kolaw", "kobill")
+EVERYDAY_TEXT = Path(__file__).resolve().parent / "corpus" / "data" / "everyday_ko.txt"  # team-written
 
 
 def konlpy_corpus_dir() -> Path | None:

@@ -3,6 +3,7 @@
 An input spec is a string:
     bundled:konlpy            konlpy's constitution + 10 National Assembly bills (package data, no Java)
     bundled:kolaw | bundled:kobill
+    bundled:everyday          a small everyday-Korean text the team wrote (places, food, health, science, daily life)
     artifact:<name or id>     a corpus artifact of this workspace (both splits)
     <path>                    a file or a folder: .txt .md .jsonl .json .csv .tsv .parquet .html .htm,
                               and .zip / .gz of these (each member decoded on its own)
@@ -28,7 +29,7 @@ from typing import Callable, Iterator
 from workbench.errors import UserError
 from workbench.i18n import Text, say
 
-from ..bundled import konlpy_corpus_dir
+from ..bundled import EVERYDAY_TEXT, konlpy_corpus_dir
 from .decode import SNIFF_BYTES, Refused, decode_bytes, open_text
 
 TEXT_EXT = {".txt", ".text", ".md", ""}
@@ -39,7 +40,7 @@ SUPPORTED = TEXT_EXT | JSONL_EXT | TABLE_EXT | HTML_EXT | {".parquet", ".zip", "
 # Field/column names that usually hold the text, most likely first.
 TEXT_FIELDS = ("text", "document", "content", "contents", "body", "sentence", "review", "article", "raw")
 UNITS = ("auto", "document", "paragraph", "line")
-BUNDLED = {"konlpy": ("kolaw", "kobill"), "kolaw": ("kolaw",), "kobill": ("kobill",)}
+BUNDLED = {"konlpy": ("kolaw", "kobill"), "kolaw": ("kolaw",), "kobill": ("kobill",), "everyday": ()}
 
 Doc = tuple[str, str, str]  # (id, text, source)
 
@@ -108,6 +109,9 @@ def expand(specs: list[str], ws=None) -> tuple[list[_Entry], list[dict]]:
                 choices = ", ".join("bundled:" + k for k in BUNDLED)
                 raise UserError(f"input '{spec}': unknown bundled corpus; choose one of {choices}",
                                 ko=f"입력 '{spec}': 알 수 없는 기본 제공 말뭉치입니다. 다음 중 하나를 고르세요: {choices}")
+            if key == "everyday":  # ships with the workbench itself
+                entries.append(_Entry("team/everyday_ko.txt", EVERYDAY_TEXT, EVERYDAY_TEXT.stat().st_size))
+                continue
             base = konlpy_corpus_dir()
             if base is None:
                 raise UserError("input 'bundled:konlpy' needs the konlpy package: pip install konlpy",

@@ -125,8 +125,10 @@ class HFConfig(StageConfig):
 @dataclass
 class CorpusConfig(StageConfig):
     inputs: list[str] = param(["bundled:konlpy"], ko="입력", en="Inputs",
-                              help_ko="파일·폴더 경로, bundled:konlpy, artifact:<말뭉치 이름>",
-                              help_en="file/folder paths, bundled:konlpy, artifact:<corpus name>", multiline=True)
+                              help_ko="파일·폴더 경로, bundled:konlpy (헌법·의안), bundled:everyday (팀이 쓴 일상 글), "
+                                      "artifact:<말뭉치 이름>",
+                              help_en="file/folder paths, bundled:konlpy (constitution, bills), bundled:everyday "
+                                      "(everyday text the team wrote), artifact:<corpus name>", multiline=True)
     text_field: str = param("", ko="텍스트 필드/열", en="Text field/column",
                             help_ko="JSONL 필드나 CSV/TSV/Parquet 열 이름 (비우면 자동)",
                             help_en="JSONL field or CSV/TSV/Parquet column (empty: guess)")

@@ -16,7 +16,7 @@ OUTPUT_FIELD = {"corpus": "name", "tokenizer": "name", "pretrain": "output_name"
                 "align": "output_name", "optimize": "output_name", "evaluate": "output_name"}
 
 DEMO = {
-    "corpus": {"inputs": ["bundled:konlpy"], "validation_fraction": 0.05},
+    "corpus": {"inputs": ["bundled:konlpy", "bundled:everyday"], "validation_fraction": 0.05},
     "tokenizer": {"algorithm": "hf-bpe-char", "vocab_size": 3000},
     "pretrain": {"arch.family": "llama", "arch.depth": 4, "arch.width": 192, "arch.heads": 3, "arch.context": 256,
                  "seq_len": 128, "batch_size": 16, "max_steps": 400, "warmup_steps": 20, "lr": 3e-3,
@@ -27,7 +27,7 @@ DEMO = {
               "compare_prompts": 2, "compare_tokens": 24, "save_every": 1000},
     "optimize": {"method": "int8-dynamic", "n_prompts": 4, "new_tokens": 16, "batch_sizes": [1]},
     "evaluate": {"task": "perplexity", "max_rows": 200},
-    "chat": {"temperature": 0.0, "max_new_tokens": 48, "repetition_penalty": 1.2},
+    "chat": {"temperature": 0.0, "max_new_tokens": 48, "repetition_penalty": 1.0},
 }
 WORKSHOP = {
     "corpus": {"inputs": ["{data_dir}/pretrain"]},

@@ -31,7 +31,12 @@ class PipelineConfig(StageConfig):
     overrides: dict = param({}, ko="단계별 설정 덮어쓰기 (JSON)", en="Per-step overrides (JSON)", advanced=True,
                             help_ko='예: {"pretrain": {"max_steps": 300}, "align": {"beta": 0.2}}',
                             help_en='e.g. {"pretrain": {"max_steps": 300}, "align": {"beta": 0.2}}')
-    chat_prompt: str = param("대한민국의 수도는 어디인가요?", ko="마지막 채팅 확인 질문", en="Final chat check prompt")
+    chat_prompt: str = param("한국의 수도는 어디인가요?", ko="마지막 채팅 확인 질문", en="Final chat check prompt",
+                             help_ko="기본값은 기본 제공 지시문 데이터의 학습 질문입니다: 몇 분 학습한 데모 모델은 배운 답만 "
+                                     "외워 말하고, 처음 보는 질문에는 한국어 모양의 엉뚱한 답을 합니다",
+                             help_en="the default is a training question of the bundled instruction set: a demo model "
+                                     "trained for minutes recites what it was taught and answers unseen questions "
+                                     "with Korean-looking nonsense")
     reuse: bool = param(True, ko="바뀌지 않은 단계는 다시 쓰기", en="Reuse unchanged steps",
                         help_ko="설정과 입력이 같고 산출물이 있으면 다시 돌리지 않음",
                         help_en="a step whose config and inputs are unchanged and whose artifact exists is not redone")
