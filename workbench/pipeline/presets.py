@@ -1,7 +1,9 @@
 """The steps of the chain, the stage each one runs, and the two presets (each step's config fields as `--set` values).
 
-demo: the bundled data (konlpy's constitution and bills, the team-written instructions and preference pairs), sized
-to finish in minutes on 2 CPU cores and end with a model that answers in Korean. workshop: the real data of a
+demo: the bundled data (konlpy's constitution and bills, the team-written everyday text, instructions and preference
+pairs), sized to finish in minutes on 2 CPU cores and end with a model that answers in Korean: the SFT step runs ~50
+epochs of the 96 training instructions so the model recites their answers and learns where an answer ends, and the
+align step's learning rate is low (1e-4) because 5e-4 undid that end of the answer (measured: the reply ran on). workshop: the real data of a
 ../shared/data-like folder with each stage's own defaults (an hour or more on a CPU)."""
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ DEMO = {
     "pretrain": {"arch.family": "llama", "arch.depth": 4, "arch.width": 192, "arch.heads": 3, "arch.context": 256,
                  "seq_len": 128, "batch_size": 16, "max_steps": 400, "warmup_steps": 20, "lr": 3e-3,
                  "eval_every": 100, "sample_every": 0, "save_every": 200},
-    "sft": {"task": "sft", "data": "", "method": "full", "max_steps": 120, "batch_size": 16, "lr": 1e-3,
-            "warmup_steps": 10, "eval_every": 40, "max_length": 128, "save_every": 1000},
-    "align": {"data": "", "method": "lora", "max_steps": 40, "eval_every": 20, "batch_size": 8, "lr": 5e-4,
+    "sft": {"task": "sft", "data": "", "method": "full", "max_steps": 300, "batch_size": 16, "lr": 1e-3,
+            "warmup_steps": 10, "eval_every": 100, "max_length": 128, "save_every": 1000},
+    "align": {"data": "", "method": "lora", "max_steps": 40, "eval_every": 20, "batch_size": 8, "lr": 1e-4,
               "compare_prompts": 2, "compare_tokens": 24, "save_every": 1000},
     "optimize": {"method": "int8-dynamic", "n_prompts": 4, "new_tokens": 16, "batch_sizes": [1]},
     "evaluate": {"task": "perplexity", "max_rows": 200},
