@@ -177,6 +177,11 @@ def main(argv=None) -> int:
     from workbench.runtime import quiet_third_party
 
     quiet_third_party()
+    # Event handlers run in threads. Two that import transformers for the first time at once (the Fine-tune tab's
+    # layer list on opening and a Count click) can find its lazy top-level module half set up: "cannot import name
+    # 'AutoConfig' from 'transformers'" in 5 of 14 tries of a two-thread probe, 0 of 14 with this import first. Its
+    # top level costs ~0.7 s and loads no torch (the app stays light until a handler needs a model).
+    import transformers  # noqa: F401
     ws = Workspace(args.workspace)
     jobs = JobManager(ws).start()
     ctx = AppContext(ws=ws, jobs=jobs, ui=UI(args.lang))
