@@ -40,7 +40,8 @@ SUPPORTED = TEXT_EXT | JSONL_EXT | TABLE_EXT | HTML_EXT | {".parquet", ".zip", "
 # Field/column names that usually hold the text, most likely first.
 TEXT_FIELDS = ("text", "document", "content", "contents", "body", "sentence", "review", "article", "raw")
 UNITS = ("auto", "document", "paragraph", "line")
-BUNDLED = {"konlpy": ("kolaw", "kobill"), "kolaw": ("kolaw",), "kobill": ("kobill",), "everyday": ()}
+BUNDLED = {"konlpy": ("kolaw", "kobill"), "kolaw": ("kolaw",), "kobill": ("kobill",)}  # konlpy's corpus folders
+TEAM_TEXTS = {"everyday": EVERYDAY_TEXT}  # texts that ship with the workbench itself
 
 Doc = tuple[str, str, str]  # (id, text, source)
 
@@ -105,12 +106,13 @@ def expand(specs: list[str], ws=None) -> tuple[list[_Entry], list[dict]]:
             continue
         if spec.startswith("bundled:"):
             key = spec.split(":", 1)[1].strip() or "konlpy"
-            if key not in BUNDLED:
-                choices = ", ".join("bundled:" + k for k in BUNDLED)
+            if key not in BUNDLED and key not in TEAM_TEXTS:
+                choices = ", ".join("bundled:" + k for k in (*BUNDLED, *TEAM_TEXTS))
                 raise UserError(f"input '{spec}': unknown bundled corpus; choose one of {choices}",
                                 ko=f"입력 '{spec}': 알 수 없는 기본 제공 말뭉치입니다. 다음 중 하나를 고르세요: {choices}")
-            if key == "everyday":  # ships with the workbench itself
-                entries.append(_Entry("team/everyday_ko.txt", EVERYDAY_TEXT, EVERYDAY_TEXT.stat().st_size))
+            if key in TEAM_TEXTS:
+                path = TEAM_TEXTS[key]
+                entries.append(_Entry(f"team/{path.name}", path, path.stat().st_size))
                 continue
             base = konlpy_corpus_dir()
             if base is None:

@@ -3,8 +3,8 @@
 demo: the bundled data (konlpy's constitution and bills, the team-written everyday text, instructions and preference
 pairs), sized to finish in minutes on 2 CPU cores and end with a model that answers in Korean: the SFT step runs ~50
 epochs of the 96 training instructions so the model recites their answers and learns where an answer ends, and the
-align step's learning rate is low (1e-4) because 5e-4 undid that end of the answer (measured: the reply ran on). workshop: the real data of a
-../shared/data-like folder with each stage's own defaults (an hour or more on a CPU)."""
+align step's learning rate is low (1e-4) because 5e-4 undid that end of the answer (measured: the reply ran on).
+workshop: the real data of a ../shared/data-like folder with each stage's own defaults (an hour or more on a CPU)."""
 from __future__ import annotations
 
 # step -> (stage, kinds of artifact it makes; None: no artifact)
