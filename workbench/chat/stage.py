@@ -124,6 +124,7 @@ def serve(cfg: ChatConfig, ctx, engine) -> dict:
     """Serve the OpenAI-compatible API with uvicorn until the run is stopped (Ctrl-C / SIGTERM / Stop)."""
     import uvicorn
 
+    from . import generation  # noqa: F401  torch + transformers now, not in two request threads at once
     from .api import api_key_from_env, create_app
 
     app = create_app(engine, ctx.ws, api_key=api_key_from_env())
