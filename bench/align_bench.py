@@ -9,7 +9,8 @@
    and margin, and how often each model gives the chosen answer the higher log-probability. Target (issue 15):
    held-out reward accuracy >= 0.9 and a rising margin. Beside it, on the same held-out pairs, a well-known baseline
    that needs no neural model: character TF-IDF nearest neighbours (`baseline_heldout`). --extra-text adds more
-   Korean to pretraining (never a held-out prompt or answer).
+   Korean to pretraining (never a held-out prompt or answer). `heldout_data`: how many test answers training holds,
+   and how an answer-frequency prior does.
 
     python bench/align_bench.py                       # ../shared/data/preference when present, else the bundled pairs
     python bench/align_bench.py --pairs FILE.jsonl --dpo-steps 400
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import statistics
@@ -79,25 +81,37 @@ def tfidf_baseline(train: list[dict], test: list[dict], k: int = 20) -> dict:
     vec.fit([r["prompt"] for r in train] + [r["chosen"] for r in train])
     prompts, answers = vec.transform([r["prompt"] for r in train]), vec.transform([r["chosen"] for r in train])
     sims = (vec.transform([r["prompt"] for r in test]) @ prompts.T).toarray()
+    good, bad = vec.transform([r["chosen"] for r in test]), vec.transform([r["rejected"] for r in test])
     right = 0
-    for i, r in enumerate(test):
+    for i in range(len(test)):
         near = np.argsort(-sims[i])[:k]
-        ys = (vec.transform([r["chosen"], r["rejected"]]) @ answers[near].T).toarray() @ sims[i, near]
-        right += int(ys[0] > ys[1])
+        right += int((good[i] @ answers[near].T).toarray()[0] @ sims[i, near] >
+                     (bad[i] @ answers[near].T).toarray()[0] @ sims[i, near])
     return {"method": f"char 1-3-gram TF-IDF, {k} nearest training prompts", "reward_accuracy": round(right / len(test), 4)}
 
 
-def extra_lines(path: Path, n: int) -> list[str]:
-    """The first n non-empty lines of a plain-text file (.gz too): more Korean for pretraining than the pairs hold."""
-    import gzip
-    out = []
-    with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")) as f:
-        for line in f:
-            if line.strip():
-                out.append(line.strip())
-                if len(out) >= n:
-                    break
-    return out
+def extra_lines(path: Path, n: int, held_out: set[str]) -> list[str]:
+    """Up to n documents of a raw pretraining file (.txt one a line, .jsonl "text", .gz too: the pretrain stage's own
+    reader), leaving out any that equals a held-out prompt or answer."""
+    from itertools import islice
+
+    from workbench.pretrain.data import iter_raw_texts
+    return list(islice((t.strip() for t in iter_raw_texts([path]) if t.strip() not in held_out), n))
+
+
+def split_figures(split: dict) -> dict:
+    """What makes the held-out pairs hard, from the split alone: how many test answers training holds, and how an
+    answer-frequency prior (times chosen minus times rejected in training) does on the test pairs."""
+    from collections import Counter
+    chosen = Counter(r["chosen"] for r in split["train"])
+    rejected = Counter(r["rejected"] for r in split["train"])
+    test = split["test"]
+
+    def prior(a: str) -> int:
+        return chosen[a] - rejected[a]
+    return {"test_chosen_in_train": round(sum(r["chosen"] in chosen for r in test) / len(test), 4),
+            "test_rejected_in_train": round(sum(r["rejected"] in chosen for r in test) / len(test), 4),
+            "answer_prior_accuracy": round(sum(prior(r["chosen"]) > prior(r["rejected"]) for r in test) / len(test), 4)}
 
 
 def pretrain(ws, lines: list[str], args) -> str:
@@ -223,8 +237,9 @@ def main() -> None:
     n_test, n_val = (max(4, len(rows) // 8), max(4, len(rows) // 8)) if small else (args.test_prompts, args.val_prompts)
     result: dict = {"bench": "align", "pairs_file": str(pairs_path), "pairs": len(rows), "threads": args.threads}
     t0 = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(args.workspace or tmp)
+    keep = contextlib.nullcontext(args.workspace) if args.workspace else tempfile.TemporaryDirectory()
+    with keep as tmp:
+        tmp = Path(tmp)
         ws = Workspace(tmp / "ws")
         split = split_pairs(rows, n_test, n_val, args.seed)
         if args.max_train_pairs:
@@ -234,14 +249,16 @@ def main() -> None:
             _write_jsonl(folder / f"{name}.jsonl", items)
         result["split"] = {k: len(v) for k, v in split.items()}
         result["baseline_heldout"] = tfidf_baseline(split["train"], split["test"])
+        result["heldout_data"] = split_figures(split)
         base, timing = args.base, {}
         if not base:
             t = time.time()
             lines = [x for r in split["train"] for x in (r["prompt"], r["chosen"])]
             if args.extra_text:
                 held = {x for name in ("validation", "test") for r in split[name] for x in r.values()}
-                lines = [x for x in extra_lines(Path(args.extra_text), args.extra_lines) if x not in held] + lines
-                result["pretrain_text"] = {"extra": args.extra_text, "extra_lines": args.extra_lines}
+                extra = extra_lines(Path(args.extra_text), args.extra_lines, held)
+                lines = extra + lines
+                result["pretrain_text"] = {"extra": args.extra_text, "extra_lines": len(extra)}
             base = pretrain(ws, list(dict.fromkeys(lines)), args)
             timing["pretrain_s"] = round(time.time() - t, 1)
             t = time.time()
