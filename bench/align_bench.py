@@ -6,11 +6,13 @@
 2. Quality: a model the project pretrains (on the training prompts' questions and answers) and SFT-tunes (the
    Fine-tune stage, full, on those pairs' chosen answers), then aligns with DPO (the Align stage) on the preference
    pairs; held-out pairs (their prompts never seen by pretraining, SFT or DPO) scored before and after: reward accuracy
-   and margin, and how often each model gives the chosen answer the higher log-probability. Target (issue 15):
-   held-out reward accuracy >= 0.9 and a rising margin. Beside it, on the same held-out pairs, a well-known baseline
-   that needs no neural model: character TF-IDF nearest neighbours (`baseline_heldout`). --extra-text adds more
-   Korean to pretraining (never a held-out prompt or answer). `heldout_data`: how many test answers training holds,
-   and how an answer-frequency prior does.
+   and margin, and how often each model gives the chosen answer the higher log-probability. `sft_knows`: how well
+   the SFT model tells the test answers apart by itself (log-probability, and PMI against an empty prompt), which
+   bounds what DPO's reward can find. Target (issue 15): held-out reward accuracy >= 0.9 and a rising margin. Beside
+   it, on the same held-out pairs, a well-known baseline that needs no neural model: character TF-IDF nearest
+   neighbours (`baseline_heldout`). --extra-text adds more Korean to pretraining (never a held-out prompt or answer);
+   --pretrained reuses a base; --sft-share < 1 SFT-tunes on part of the training prompts and aligns on the rest.
+   `heldout_data`: how many test answers training holds, and how an answer-frequency prior does.
 
     python bench/align_bench.py                       # ../shared/data/preference when present, else the bundled pairs
     python bench/align_bench.py --pairs FILE.jsonl --dpo-steps 400
@@ -99,6 +101,17 @@ def extra_lines(path: Path, n: int, held_out: set[str]) -> list[str]:
     return list(islice((t.strip() for t in iter_raw_texts([path]) if t.strip() not in held_out), n))
 
 
+def split_for_sft(train: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(SFT rows, DPO rows). share < 1 gives SFT that share of the training prompts and DPO the rest, so DPO learns
+    to score answers for prompts the model has not memorised, as the held-out ones are; 1 gives both all of them."""
+    if share >= 1:
+        return train, train
+    prompts = sorted({r["prompt"] for r in train})
+    random.Random(seed + 1).shuffle(prompts)
+    sft = set(prompts[:round(len(prompts) * share)])
+    return [r for r in train if r["prompt"] in sft], [r for r in train if r["prompt"] not in sft]
+
+
 def split_figures(split: dict) -> dict:
     """What makes the held-out pairs hard, from the split alone: how many test answers training holds, and how an
     answer-frequency prior (times chosen minus times rejected in training) does on the test pairs."""
@@ -112,6 +125,31 @@ def split_figures(split: dict) -> dict:
     return {"test_chosen_in_train": round(sum(r["chosen"] in chosen for r in test) / len(test), 4),
             "test_rejected_in_train": round(sum(r["rejected"] in chosen for r in test) / len(test), 4),
             "answer_prior_accuracy": round(sum(prior(r["chosen"]) > prior(r["rejected"]) for r in test) / len(test), 4)}
+
+
+def what_sft_knows(model_path: str, pairs: list[dict], args) -> dict:
+    """How well the SFT model itself tells the held-out answers apart, before any DPO: by log p(y|x) (the
+    answer-frequency prior pulls this toward the familiar rejected answers), and by pointwise mutual information
+    log p(y|x) - log p(y|no prompt), the score that tells a prompt's own answer from another prompt's answer. DPO's
+    reward only adds to the SFT reference, so this bounds what it can find."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.align.scoring import answer_logps
+    from workbench.finetune.data import DEFAULT_CHAT_TEMPLATE
+    torch.set_num_threads(args.threads)
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if not tok.chat_template:
+        tok.chat_template = DEFAULT_CHAT_TEMPLATE
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+
+    def logps(prompt_of, side: str) -> list[float]:
+        return answer_logps(model, tok, [(prompt_of(r), r[side]) for r in pairs], max_length=args.max_length)
+    c, r = logps(lambda x: x["prompt"], "chosen"), logps(lambda x: x["prompt"], "rejected")
+    c0, r0 = logps(lambda x: "", "chosen"), logps(lambda x: "", "rejected")
+    n = len(pairs)
+    return {"pairs": "test", "logp_accuracy": round(sum(a > b for a, b in zip(c, r)) / n, 4),
+            "pmi_accuracy": round(sum(a - a0 > b - b0 for a, b, a0, b0 in zip(c, r, c0, r0)) / n, 4)}
 
 
 def pretrain(ws, lines: list[str], args) -> str:
@@ -198,6 +236,8 @@ def main() -> None:
     ap.add_argument("--pairs", default="", help="preference pairs JSONL (default: ../shared/data/preference when "
                                                 "present, else the bundled team-written pairs)")
     ap.add_argument("--base", default="", help="skip pretraining + SFT: align this model folder")
+    ap.add_argument("--pretrained", default="", help="skip pretraining: SFT + align this model folder (e.g. the "
+                    "base an earlier run with the same split left in --workspace W at W/ws/artifacts/model/base)")
     ap.add_argument("--test-prompts", type=int, default=300)
     ap.add_argument("--val-prompts", type=int, default=200)
     ap.add_argument("--max-train-pairs", type=int, default=0, help="0 = all")
@@ -210,6 +250,8 @@ def main() -> None:
     ap.add_argument("--extra-lines", type=int, default=100_000)
     ap.add_argument("--sft-steps", type=int, default=400)
     ap.add_argument("--sft-lr", type=float, default=1e-3)
+    ap.add_argument("--sft-share", type=float, default=1.0,
+                    help="share of the training prompts SFT learns; DPO trains on the others (1 = both on all)")
     ap.add_argument("--dpo-steps", type=int, default=300)
     ap.add_argument("--dpo-method", default="full", choices=["full", "lora"])
     ap.add_argument("--dpo-lr", type=float, default=1e-4)
@@ -253,17 +295,25 @@ def main() -> None:
         base, timing = args.base, {}
         if not base:
             t = time.time()
-            lines = [x for r in split["train"] for x in (r["prompt"], r["chosen"])]
-            if args.extra_text:
-                held = {x for name in ("validation", "test") for r in split[name] for x in r.values()}
-                extra = extra_lines(Path(args.extra_text), args.extra_lines, held)
-                lines = extra + lines
-                result["pretrain_text"] = {"extra": args.extra_text, "extra_lines": len(extra)}
-            base = pretrain(ws, list(dict.fromkeys(lines)), args)
-            timing["pretrain_s"] = round(time.time() - t, 1)
+            if args.pretrained:
+                base = args.pretrained
+            else:
+                lines = [x for r in split["train"] for x in (r["prompt"], r["chosen"])]
+                if args.extra_text:
+                    held = {x for name in ("validation", "test") for r in split[name] for x in r.values()}
+                    extra = extra_lines(Path(args.extra_text), args.extra_lines, held)
+                    lines = extra + lines
+                    result["pretrain_text"] = {"extra": args.extra_text, "extra_lines": len(extra)}
+                base = pretrain(ws, list(dict.fromkeys(lines)), args)
+                timing["pretrain_s"] = round(time.time() - t, 1)
+            result["pretrained"] = base
             t = time.time()
+            sft_rows, dpo_rows = split_for_sft(split["train"], args.sft_share, args.seed)
+            if dpo_rows is not split["train"]:
+                _write_jsonl(folder / "train.jsonl", dpo_rows)
+                result["split"]["dpo_train"], result["split"]["sft_train"] = len(dpo_rows), len(sft_rows)
             sft_file = _write_jsonl(tmp / "sft.jsonl", [{"instruction": r["prompt"], "output": r["chosen"]}
-                                                       for r in split["train"]])
+                                                       for r in sft_rows])
             sft = _run(ws, "finetune", [
                 f"base_model={base}", "task=sft", f"data={sft_file}", "method=full", "output_name=sft",
                 f"max_steps={args.sft_steps}", f"batch_size={args.batch_size}", f"lr={args.sft_lr}", f"warmup_steps={min(10, args.sft_steps // 4)}",
@@ -274,6 +324,7 @@ def main() -> None:
             result["sft"] = {k: sft.get(k) for k in ("steps", "val_loss", "val_bpb")}
         result["policy"] = base
         if not args.skip_quality:
+            result["sft_knows"] = what_sft_knows(base, split["test"], args)
             t = time.time()
             out = _run(ws, "align", [
                 f"policy_model={base}", f"data={folder}", "output_name=aligned", f"method={args.dpo_method}",
