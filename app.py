@@ -40,7 +40,7 @@ CSS = """
 .wb-error {white-space: pre-wrap; color: #b00; background: #fff4f4; padding: 6px; border-radius: 4px;
            max-height: 240px; overflow: auto; font-size: 0.85em;}
 .wb-msg {color: #555; font-size: 0.9em;}
-.wb-stopped {color: #8a5a00; background: #fff8e6; padding: 6px; border-radius: 4px; font-size: 0.85em;}
+.wb-stopped, .wb-warn {color: #8a5a00; background: #fff8e6; padding: 6px; border-radius: 4px; font-size: 0.85em;}
 .wb-queue {color: #555; font-size: 0.85em; margin-top: 4px;}
 /* a job panel refreshes every 2 s: no "updating" frame or timer on its parts (they read as something running) */
 .wb-jobpanel .generating, .wb-jobpanel .pending {border-color: transparent !important;}

@@ -115,6 +115,8 @@ def comparison_html(run, lang: str, events: list[dict]) -> str:
                      f"<table class='wb-compare' id='al-heldout'><thead><tr><th></th>{head}</tr></thead>"
                      f"<tbody>{rows}</tbody></table>")
     rows = summary.get("compare") or next((e["payload"]["rows"] for e in events if e["kind"] == "compare"), [])
+    for warning in summary.get("warnings") or []:
+        parts.append(f"<p class='wb-warn' id='al-warning'>&#9888; {html.escape(pick(warning, lang))}</p>")
     if rows:
         head = "".join(f"<th>{html.escape(pick(w, lang))}</th>" for _, w in COLUMNS)
         body = "".join("<tr>" + "".join(f"<td>{_num(r.get(c))}</td>" for c, _ in COLUMNS) + "</tr>" for r in rows)

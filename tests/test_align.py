@@ -82,6 +82,8 @@ def test_cli_dpo_lora_run_learns_the_rule_scores_heldout_pairs_and_saves_a_chat_
     kinds = [r["kind"] for r in out["compare"]]
     assert kinds.count("held-out") == 2 and kinds.count("tricky") == 8
     assert all(isinstance(r["reward_aligned_answer"], float) for r in out["compare"])
+    assert all(0 <= r["aligned_repetition"] <= 1 and 0 <= r["reference_repetition"] <= 1 for r in out["compare"])
+    assert isinstance(out["warnings"], list)
     # the artifact: a PEFT adapter plain peft loads, a chat model, lineage to the base
     art = ws.store.get_artifact(kind="adapter", name="aligned")
     assert art.meta["chat_model"] and art.meta["stage"] == "align"
@@ -302,3 +304,32 @@ def test_a_hugging_face_conversational_dataset_maps_to_pairs(ws, monkeypatch):
     assert seen["name"] == "org/prefs" and pairs.sizes() == {"train": 14, "validation": 2, "test": 4}
     row = pairs.rows["train"][0]
     assert row["prompt"].startswith("질문") and row["chosen"].startswith("좋은 답") and row["rejected"].startswith("나쁜")
+
+
+def test_aligned_answers_that_loop_are_flagged_in_the_summary_and_the_tab():
+    """Over-optimised DPO loops ("좋아하는 것 같아요." again and again) while its reward looks good: the run warns, in
+    its summary and above the tab's answers, only when the aligned model loops and the reference did not."""
+    from types import SimpleNamespace
+
+    from tabs.align_tab import comparison_html
+    from workbench.align.scoring import LOOPING, looping_warning
+    from workbench.evaluate.metrics import repetition_share
+    from workbench.i18n import both
+
+    def row(reference, aligned):
+        return {"prompt": "요즘 잠이 안 와요", "kind": "held-out", "reference": reference, "aligned": aligned,
+                "reward_reference_answer": 0.0, "reward_aligned_answer": 1.2,
+                "reference_repetition": repetition_share(reference.split()),
+                "aligned_repetition": repetition_share(aligned.split())}
+    loop, fine = "좋아하는 것 같아요.\n\n" * 6, "따뜻한 우유를 마시고 스트레칭을 해 보세요."
+    assert repetition_share(loop.split()) >= LOOPING > repetition_share(fine.split())
+    assert looping_warning([row(fine, fine), row(fine, fine)]) is None
+    assert looping_warning([row(loop, loop)]) is None, "the reference looped already: not what DPO did"
+    warning = looping_warning([row(fine, loop), row(fine, fine)])
+    assert "1 of 2" in warning and "over-optimisation" in warning and "2개 중 1개" in warning.ko
+    run = SimpleNamespace(status="succeeded", summary={"compare": [row(fine, loop)], "warnings": [both(warning)]})
+    page = comparison_html(run, "ko", [])
+    assert "id='al-warning'" in page and "과최적화" in page and page.index("al-warning") < page.index("al-answers")
+    assert "over-optimisation" in comparison_html(run, "en", [])
+    assert "al-warning" not in comparison_html(SimpleNamespace(status="succeeded", summary={
+        "compare": [row(fine, fine)], "warnings": []}), "en", [])

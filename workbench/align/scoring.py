@@ -8,8 +8,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
+from ..evaluate.metrics import repetition_share
 from ..evaluate.scoring import loglikelihoods
+from ..i18n import Text, say
 from .data import conversational
+
+LOOPING = 0.3  # an answer whose word 3-grams repeat an earlier one this often is going round in circles
 
 
 def _common(a: list[int], b: list[int]) -> int:
@@ -137,5 +141,23 @@ def before_after(scorer: Scorer, prompts: list[dict], *, max_new_tokens: int,
     rewards = [scorer.beta * (a - b) for a, b in zip(pol, ref)]
     n = len(texts)
     return [{"prompt": t, "kind": p.get("kind", "held-out"), "reference": before[i], "aligned": after[i],
-             "reward_reference_answer": round(rewards[i], 4), "reward_aligned_answer": round(rewards[n + i], 4)}
+             "reward_reference_answer": round(rewards[i], 4), "reward_aligned_answer": round(rewards[n + i], 4),
+             "reference_repetition": round(repetition_share(before[i].split()), 3),
+             "aligned_repetition": round(repetition_share(after[i].split()), 3)}
             for i, (t, p) in enumerate(zip(texts, prompts))]
+
+
+def looping_warning(rows: list[dict]) -> Text | None:
+    """A warning when the aligned model's answers loop where the reference's did not: DPO pushed the policy so far
+    from the reference that it degenerates, while its reward can still look good (over-optimisation)."""
+    bad = [r for r in rows if r.get("aligned_repetition", 0) >= LOOPING > r.get("reference_repetition", 0)]
+    if not bad:
+        return None
+    return say("The aligned model repeats itself in {n} of {m} comparison answers where the reference did not (more "
+               "than {p:.0%} of their word 3-grams repeat): a sign of over-optimisation, its reward rising while its "
+               "answers degrade. Try fewer steps, a lower learning rate or a higher beta, or keep the checkpoint with "
+               "the best validation reward accuracy (early stopping).",
+               "정렬한 모델이 비교 답 {m}개 중 {n}개에서 같은 말을 되풀이합니다 (단어 3-그램의 {p:.0%} 넘게 반복, 기준 "
+               "모델은 그렇지 않음). 과최적화의 신호입니다: 보상은 오르는데 답은 나빠집니다. 스텝 수나 학습률을 "
+               "줄이거나 beta 를 키우거나, 검증 보상 정확도가 가장 좋은 체크포인트를 쓰세요 (조기 종료).",
+               n=len(bad), m=len(rows), p=LOOPING)

@@ -28,7 +28,7 @@ from . import trainers
 from .data import check_lengths, conversational, prepare_pairs, tricky_prompts
 from .policy import (check_causal, check_same_tokenizer, config_of, load_model, resolve_policy, set_chat_template,
                      tokenizer_of)
-from .scoring import Scorer, before_after, preference_figures, reward_figures
+from .scoring import Scorer, before_after, looping_warning, preference_figures, reward_figures
 from .stage import AlignConfig, output_kind
 
 log = logging.getLogger("workbench.align")
@@ -279,6 +279,9 @@ def run(cfg: AlignConfig, ctx) -> dict:
         ctx.progress(step, max_steps, say("answering the comparison prompts", "비교 프롬프트에 답하는 중"))
         compare = before_after(scorer, prompts, max_new_tokens=cfg.compare_tokens)
         ctx.event("compare", {"step": step, "rows": compare})
+    looping = looping_warning(compare)
+    if looping:
+        log.warning("%s", looping)
     ctx.flush()
     last = ws.store.last_metrics(ctx.run_id)
     metrics = {k: v for k, v in last.items() if k.startswith("train/") and k.split("/", 1)[1] in (
@@ -337,6 +340,7 @@ def run(cfg: AlignConfig, ctx) -> dict:
            "trainable_share": round(counts["share"], 6), "steps": step, "ended_by": live.ended, "data": pairs.sizes(),
            "seconds_training": round(train_seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
            "heldout": heldout, "compare": compare, "curves_points": {k: len(v) for k, v in curves.items()},
+           "warnings": [both(looping)] if looping else [],
            **{k.replace("/", "_"): round(v, 5) for k, v in metrics.items() if isinstance(v, (int, float))}}
     out["seconds_total"] = round(time.time() - t_start, 2)
     return out

@@ -250,7 +250,7 @@ def _hangul_counts(text: str) -> tuple[int, int]:
     return sum(1 for c in chars if _is_hangul(c)), len(chars)
 
 
-def _repetition(toks: list[str]) -> float:
+def repetition_share(toks: list[str]) -> float:
     """Share of an answer's morpheme 3-grams that repeat an earlier 3-gram of the same answer (0 if none)."""
     grams = _ngrams(toks, 3)
     if not grams:
@@ -300,7 +300,7 @@ def generation_metrics(predictions: list[str], references: list[str] | None = No
     for k in (1, 2):
         grams = [g for t in toks for g in _ngrams(t, k)]
         out[f"distinct_{k}"] = _r(len(set(grams)) / len(grams)) if grams else None
-    out["repetition"] = _r(sum(_repetition(t) for t in toks) / n)
+    out["repetition"] = _r(sum(repetition_share(t) for t in toks) / n)
     hangul = total = 0
     for p in predictions:
         h, c = _hangul_counts(p)
@@ -341,7 +341,7 @@ def per_example_generation(predictions: list[str], references: list[str] | None 
     for p, t in zip(predictions, toks):
         h, c = _hangul_counts(p)
         rows.append({"chars": len(p), "morphemes": len(t), "hangul_share": _r(h / c) if c else None,
-                     "repetition": _r(_repetition(t))})
+                     "repetition": _r(repetition_share(t))})
     if references is not None:
         import sacrebleu
         from rouge_score import rouge_scorer
