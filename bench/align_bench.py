@@ -61,6 +61,17 @@ def _run(ws, stage_name: str, sets: list[str]) -> dict:
     return {**out.summary, "run_id": rid}
 
 
+def _chat_tokenizer(model_path: str):
+    """The model's tokenizer, with the workbench's plain chat template where it has none (as the stages do)."""
+    from transformers import AutoTokenizer
+
+    from workbench.finetune.data import DEFAULT_CHAT_TEMPLATE
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if not tok.chat_template:
+        tok.chat_template = DEFAULT_CHAT_TEMPLATE
+    return tok
+
+
 def split_pairs(rows: list[dict], n_test: int, n_val: int, seed: int) -> dict:
     """By prompt: a prompt's pairs all fall in one split, so no held-out prompt is ever trained on."""
     prompts = sorted({r["prompt"] for r in rows})
@@ -133,20 +144,17 @@ def what_sft_knows(model_path: str, pairs: list[dict], args) -> dict:
     log p(y|x) - log p(y|no prompt), the score that tells a prompt's own answer from another prompt's answer. DPO's
     reward only adds to the SFT reference, so this bounds what it can find."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from workbench.align.scoring import answer_logps
-    from workbench.finetune.data import DEFAULT_CHAT_TEMPLATE
     torch.set_num_threads(args.threads)
-    tok = AutoTokenizer.from_pretrained(model_path)
-    if not tok.chat_template:
-        tok.chat_template = DEFAULT_CHAT_TEMPLATE
+    tok = _chat_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
 
-    def logps(prompt_of, side: str) -> list[float]:
-        return answer_logps(model, tok, [(prompt_of(r), r[side]) for r in pairs], max_length=args.max_length)
-    c, r = logps(lambda x: x["prompt"], "chosen"), logps(lambda x: x["prompt"], "rejected")
-    c0, r0 = logps(lambda x: "", "chosen"), logps(lambda x: "", "rejected")
+    def logps(side: str, with_prompt: bool) -> list[float]:
+        return answer_logps(model, tok, [(r["prompt"] if with_prompt else "", r[side]) for r in pairs],
+                            max_length=args.max_length)
+    c, r, c0, r0 = (logps(side, with_prompt) for with_prompt in (True, False) for side in ("chosen", "rejected"))
     n = len(pairs)
     return {"pairs": "test", "logp_accuracy": round(sum(a > b for a, b in zip(c, r)) / n, 4),
             "pmi_accuracy": round(sum(a - a0 > b - b0 for a, b, a0, b0 in zip(c, r, c0, r0)) / n, 4)}
@@ -174,11 +182,10 @@ def speed(ws, base: str, pairs_file: Path, args) -> dict:
     import datasets
     import torch
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
 
     from workbench.align.data import conversational
-    from workbench.finetune.data import DEFAULT_CHAT_TEMPLATE
     rows = [json.loads(x) for x in pairs_file.read_text(encoding="utf-8").splitlines() if x.strip()]
     steps, bs = args.speed_steps, args.batch_size
     common = dict(max_steps=steps, bs=bs, lr=5e-4, max_length=args.max_length, beta=0.1, r=16, alpha=32.0)
@@ -194,9 +201,7 @@ def speed(ws, base: str, pairs_file: Path, args) -> dict:
 
     def trl_once(i: int) -> float:
         torch.set_num_threads(args.threads)
-        tok = AutoTokenizer.from_pretrained(base)
-        if not tok.chat_template:
-            tok.chat_template = DEFAULT_CHAT_TEMPLATE
+        tok = _chat_tokenizer(base)
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -217,10 +222,7 @@ def speed(ws, base: str, pairs_file: Path, args) -> dict:
         order = [("wb", workbench_once), ("trl", trl_once)] if i % 2 == 0 else [("trl", trl_once), ("wb", workbench_once)]
         for name, fn in order:
             (wb if name == "wb" else trl).append(fn(i))
-    from transformers import AutoTokenizer as _T
-    tok = _T.from_pretrained(base)
-    if not tok.chat_template:
-        tok.chat_template = DEFAULT_CHAT_TEMPLATE
+    tok = _chat_tokenizer(base)
     lens = [len(tok.apply_chat_template(conversational(r)["prompt"] + conversational(r)[s], tokenize=True,
                                         return_dict=False)[:args.max_length]) for r in rows for s in ("chosen", "rejected")]
     tokens = steps * bs * 2 * statistics.mean(lens)  # the same pairs in the same order on both sides

@@ -251,7 +251,8 @@ def _hangul_counts(text: str) -> tuple[int, int]:
 
 
 def repetition_share(toks: list[str]) -> float:
-    """Share of an answer's morpheme 3-grams that repeat an earlier 3-gram of the same answer (0 if none)."""
+    """Share of an answer's token 3-grams that repeat an earlier 3-gram of the same answer (0 if none); tokens are
+    morphemes here, words in the Align stage's looping check."""
     grams = _ngrams(toks, 3)
     if not grams:
         return 0.0
