@@ -127,14 +127,30 @@ def build_app(ctx):
                 ui.reg(tab, label=label)
                 page_loads[ui.tab] = tab.select
                 if on_open:  # (fn, inputs, outputs[, then]): refresh pickers with what other tabs made meanwhile,
-                    opened = tab.select(*on_open[:3], queue=False)  # then, queued, what may be slow to render
+                    opened = tab.select(*on_open[:3], queue=False, show_progress="hidden")  # then, queued, what may be slow
                     for then in on_open[3:]:
                         opened.then(*then)
                     page_loads[ui.tab] = opened.then
         ui.wire_switch(tabs)
         ui.wire_timers(tabs)
         wire_page_loads(demo, ctx, page_loads, ui.first_tab)
+        if not os.environ.get("WORKBENCH_UI_ALL_PROGRESS"):  # set by bench/ui_bench.py to measure the difference
+            quiet_progress(demo, gr.HTML(visible=False, elem_id="wb-progress-sink"))
     return demo
+
+
+def quiet_progress(demo, sink) -> None:
+    """Point the progress tracking of every server event that shows no progress at one hidden component.
+
+    Gradio's front end keeps a loading status for each output of every server event that has run in the page (and
+    for each input), and on every later status message (each event sends several: pending, started, done; each
+    timer tick does) it looks each of them up in the whole component tree and reads its props. Once every tab had
+    been opened (~630 such widgets of ~1,190), a tab click cost 2-4 s of browser CPU on this 2-core machine, and
+    the same before any click after the page had been open a while. An event with show_progress="hidden" shows
+    nothing on its outputs anyway; with show_progress_on set to one hidden sink they all share one status entry."""
+    for fn in demo.fns.values():
+        if fn.fn is not None and fn.show_progress == "hidden" and fn.show_progress_on is None:
+            fn.show_progress_on = [sink]
 
 
 def wire_page_loads(demo, ctx, opened: dict, first_tab: str | None) -> None:

@@ -1,6 +1,8 @@
 """How fast the app feels in a browser (headless Chromium): app start to first paint, the language switch,
-opening each tab, and a job's first live-chart update; first paint next to a bare Gradio Blocks app in the
-same run. Prints one JSON line (medians over --repeats; seconds).
+opening each tab (the first time, and again once every tab has been opened), and a job's first live-chart update;
+first paint next to a bare Gradio Blocks app in the same run. The tab reopening is measured twice: as the app
+runs, and with every server event's progress tracked on its own outputs (gradio's default, which app.py's
+quiet_progress changes; WORKBENCH_UI_ALL_PROGRESS=1). Prints one JSON line (medians over --repeats; seconds).
 
     python bench/ui_bench.py [--repeats 3]
 
@@ -74,8 +76,36 @@ def first_paint(browser, cmd: list[str], port: int, visible_text: str, env=None)
     return time.perf_counter() - t0, proc, page
 
 
+def open_every_tab(page, lang: str = "ko") -> dict:
+    """Seconds from a tab's click to its introduction being painted, per tab (Home last: the page opens on it)."""
+    times = {}
+    for module, name in TABS[1:] + TABS[:1]:
+        t0 = time.perf_counter()
+        page.get_by_role("tab", name=name).click()
+        page.get_by_text(intro(module, lang)).filter(visible=True).first.wait_for()
+        times[module] = time.perf_counter() - t0
+    return times
+
+
+def reopen_round(browser, tmp: str, i: int, all_progress: bool) -> float:
+    """Median seconds to open a tab again once every tab has been opened (and so every tab's events have run)."""
+    port = free_port()
+    env = {"WORKBENCH_UI_ALL_PROGRESS": "1"} if all_progress else {}
+    _, proc, page = first_paint(
+        browser, [sys.executable, "app.py", "--port", str(port), "--workspace", os.path.join(tmp, f"re{i}")], port,
+        intro("home_tab", "ko"), env)
+    try:
+        open_every_tab(page)
+        return statistics.median(open_every_tab(page).values())
+    finally:
+        page.close()
+        proc.terminate()
+        proc.wait(15)
+
+
 def one_round(browser, tmp: str, i: int) -> dict:
-    out = {}
+    out = {"reopen_tab_s": reopen_round(browser, tmp, i, False),
+           "reopen_tab_all_progress_s": reopen_round(browser, tmp, i, True)}
     bare_py = Path(tmp) / "bare.py"
     bare_py.write_text(BARE)
     port = free_port()
@@ -92,20 +122,14 @@ def one_round(browser, tmp: str, i: int) -> dict:
         browser, [sys.executable, "app.py", "--port", str(port), "--workspace", os.path.join(tmp, f"ws{i}")], port,
         intro("home_tab", "ko"), env)  # the page opens on Home
     try:
-        tab_times = {}
-        for module, name in TABS[1:]:  # first opening of each tab (its open hook refreshes pickers)
-            t0 = time.perf_counter()
-            page.get_by_role("tab", name=name).click()
-            page.get_by_text(intro(module, "ko")).filter(visible=True).first.wait_for()
-            tab_times[module] = time.perf_counter() - t0
-        out["open_tab_s"] = tab_times
+        out["open_tab_s"] = open_every_tab(page)  # first opening of each tab (its open hook refreshes pickers)
         for lang, radio, first_tab in (("en", "English", "1. Corpus"), ("ko", "한국어", "1. 말뭉치")):
             t0 = time.perf_counter()
             page.locator("#wb-lang").get_by_text(radio).click()
             page.get_by_role("tab", name=first_tab).wait_for(timeout=120_000)
             tabs_s = time.perf_counter() - t0
             # the body too: the open tab's introduction in the new language
-            page.get_by_text(intro("runs_tab", lang)).filter(visible=True).first.wait_for(timeout=120_000)
+            page.get_by_text(intro("home_tab", lang)).filter(visible=True).first.wait_for(timeout=120_000)
             out[f"switch_to_{lang}_s"] = {"tabs": tabs_s, "body": time.perf_counter() - t0}
         page.get_by_role("tab", name="카운터").click()
         page.get_by_label("단계 수").fill("200")
@@ -153,6 +177,9 @@ def main() -> None:
         "switch_to_ko_s": {k: med(rounds, "switch_to_ko_s", k) for k in ("tabs", "body")},
         "language_switch_s": switch, "language_switch_target_s": 2.0,
         "open_tab_s": {m: med(rounds, "open_tab_s", m) for m, _ in TABS[1:]},
+        "reopen_tab_median_s": med(rounds, "reopen_tab_s"),
+        "reopen_tab_all_progress_median_s": med(rounds, "reopen_tab_all_progress_s"),
+        "reopen_speedup": round(med(rounds, "reopen_tab_all_progress_s") / med(rounds, "reopen_tab_s"), 2),
         "start_to_first_chart_s": med(rounds, "start_to_first_chart_s"),
     }))
 

@@ -55,3 +55,15 @@ def test_language_switch_runs_in_the_browser_and_forms_restore_when_their_tab_op
     assert len(at_load) < 20, f"{len(at_load)} widgets set at page load"
     restored = {tab for tab, *_ in ctx.loaders}  # still restored, when opened (the browser tests reload and check)
     assert {"corpus_tab", "tokenizer_tab", "pretrain_tab", "finetune_tab", "align_tab"} <= restored, restored
+    # ... and every server event that shows no progress tracks it on one hidden widget, not on each of its outputs:
+    # gradio keeps a status per tracked widget for good and revisits each on every later event (a tab click took
+    # 2-4 s of browser time, not ~1 s, once every tab had been opened: bench/ui_bench.py's reopen_tab figures)
+    hidden = [d for d in deps if d["backend_fn"] and d["show_progress"] == "hidden"]
+    assert len(hidden) > 50 and {tuple(d["show_progress_on"] or ()) for d in hidden} == {(app_sink(cfg),)}
+    tracked = {c for d in deps if d["backend_fn"] for c in d["show_progress_on"] or d["outputs"]}
+    assert len(tracked) < 250, f"{len(tracked)} widgets carry a loading status"
+
+
+def app_sink(cfg: dict) -> int:
+    (sink,) = [c["id"] for c in cfg["components"] if c["props"].get("elem_id") == "wb-progress-sink"]
+    return sink
