@@ -264,3 +264,26 @@ def test_onnx_is_refused_on_cuda(tok):
     from workbench.config import ConfigError
     with pytest.raises(ConfigError, match="CPU only"):
         OptimizeConfig.load(sets=["model=x", "method=onnx-int8", "device=cuda"])
+
+
+def test_timed_greedy_decode_passes_the_cache_under_the_name_this_transformers_takes(tmp_path, tok):
+    """transformers 5.25 renamed forward's past_key_values to cache (the old name warns, and goes in 5.40); 5.20,
+    which requirements.txt allows, knows only the old one. The cached decode must match a plain generate either way."""
+    import warnings
+
+    from transformers import AutoModelForCausalLM
+
+    from workbench.optimize.kvcache import cache_kwarg
+    from workbench.optimize.measure import greedy_timed
+    model = AutoModelForCausalLM.from_pretrained(str(llama(tmp_path / "m", tok))).eval()
+    prompt = "대한민국은 민주공화국이다"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        got = greedy_timed(model, tok, prompt, 6)["tokens"]
+    assert not [w for w in seen if "past_key_values" in str(w.message)], [str(w.message) for w in seen]
+    ids = torch.tensor([tok(prompt)["input_ids"]])
+    want = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, min_new_tokens=6,
+                          do_sample=False, pad_token_id=tok.pad_token_id)[0, ids.shape[1]:].tolist()
+    assert got == want
+    assert cache_kwarg(model) in ("cache", "past_key_values")
+    assert cache_kwarg(lambda input_ids, past_key_values=None: None) == "past_key_values"  # our ONNX Runtime wrapper

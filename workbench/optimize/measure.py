@@ -51,21 +51,23 @@ def greedy_timed(model, tok, prompt: str, new_tokens: int) -> dict:
     """A greedy decode with the KV cache, timed step by step: prefill (the prompt's forward pass and the first token)
     and each later token's forward pass."""
     import torch
+
+    from workbench.optimize.kvcache import cache_kwarg, returned_cache
     ids = torch.tensor([tok(prompt)["input_ids"]])
-    out_ids = []
+    out_ids, kw = [], cache_kwarg(model)
     with torch.no_grad():
         t0 = time.perf_counter()
         out = model(input_ids=ids, use_cache=True)
         nxt = out.logits[:, -1].argmax(-1)
         ttft = time.perf_counter() - t0
         out_ids.append(int(nxt))
-        past, steps = out.past_key_values, []
+        past, steps = returned_cache(out), []
         for _ in range(new_tokens - 1):
             t = time.perf_counter()
-            out = model(input_ids=nxt[:, None], past_key_values=past, use_cache=True)
+            out = model(input_ids=nxt[:, None], use_cache=True, **{kw: past})
             nxt = out.logits[:, -1].argmax(-1)
             steps.append(time.perf_counter() - t)
-            past = out.past_key_values
+            past = returned_cache(out)
             out_ids.append(int(nxt))
     return {"prompt_tokens": ids.shape[1], "ttft_s": ttft, "steps_s": steps, "tokens": out_ids}
 

@@ -41,6 +41,8 @@ def export(src: Path, out: Path, *, int8: bool, opset: int = 17) -> dict:
     time) into `out`, with config and tokenizer. Returns what workbench_quant.json holds."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+
+    from workbench.optimize.kvcache import cache_kwarg, returned_cache
     if available():
         raise UserError(say("ONNX export needs {m}", "ONNX 내보내기에 {m} 이(가) 필요합니다", m=available()))
     src, out = Path(src), Path(out)
@@ -58,9 +60,9 @@ def export(src: Path, out: Path, *, int8: bool, opset: int = 17) -> dict:
             for i in range(n_layers):
                 cache.update(past[2 * i], past[2 * i + 1], i)
             o = self.m(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                       past_key_values=cache, use_cache=True)
+                       use_cache=True, **{cache_kwarg(self.m): cache})
             flat = []
-            for layer in o.past_key_values.layers:
+            for layer in returned_cache(o).layers:
                 flat += [layer.keys, layer.values]
             return (o.logits, *flat)
 
