@@ -171,7 +171,7 @@ def pretrain(ws, lines: list[str], args) -> str:
     ws.publish(stg, "tokenizer", "qa")
     out = _run(ws, "pretrain", [
         "corpus=qa", "tokenizer=qa", "arch.family=llama", f"arch.depth={args.depth}", f"arch.width={args.width}",
-        "arch.heads=4", "arch.context=256", "seq_len=128", "batch_size=16", f"max_steps={args.pretrain_steps}",
+        f"arch.heads={args.heads}", "arch.context=256", "seq_len=128", f"batch_size={args.pretrain_batch}", f"max_steps={args.pretrain_steps}",
         f"warmup_steps={min(20, args.pretrain_steps // 4)}", "lr=2e-3", f"eval_every={args.pretrain_steps}", "sample_every=0",
         f"save_every={10 * args.pretrain_steps}", f"threads={args.threads}", "output_name=base"])
     return out["model_path"]
@@ -245,8 +245,11 @@ def main() -> None:
     ap.add_argument("--max-train-pairs", type=int, default=0, help="0 = all")
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--vocab", type=int, default=6000)
     ap.add_argument("--pretrain-steps", type=int, default=800)
+    ap.add_argument("--pretrain-batch", type=int, default=16, help="sequences of 128 tokens a pretraining step (raise "
+                    "it on a GPU)")
     ap.add_argument("--extra-text", default="", help="more pretraining text, one document a line (.gz too), e.g. "
                     "../shared/data/pretrain/nsmc_raw_reviews_no_test.txt.gz; never the pairs' held-out answers")
     ap.add_argument("--extra-lines", type=int, default=100_000)
