@@ -16,6 +16,7 @@ from state.i18n import pick, say
 from .components import AppContext, JobPanel, artifact_picker, refresh_picker
 from .forms import ConfigForm, field_texts
 from .launch import error_markdown, launch
+from .packed import on_form
 
 T = {
     "intro": ("모델이 더 나은 답을 고르도록 선호 쌍(프롬프트, 좋은 답, 나쁜 답)으로 정렬합니다 (DPO). 학습 중에는 좋은 답과 "
@@ -238,9 +239,9 @@ def build(ctx: AppContext):
         return "  \n".join(lines)
 
     inputs = [ui.lang_box, policy, reference, data, *components]
-    start.click(on_start, inputs, [panel.run_id, msg])
+    on_form(start.click, on_start, inputs, [panel.run_id, msg])
     resume.click(on_resume, [ui.lang_box, panel.run_id], [panel.run_id, msg])
-    preview_btn.click(on_preview, [ui.lang_box, data, *data_form.components], [preview_out])
+    on_form(preview_btn.click, on_preview, [ui.lang_box, data, *data_form.components], [preview_out])
 
     # -- before / after: filled when the shown run ends -------------------------------------------------------
     seen, timer = gr.State(""), ui.timer(3.0)

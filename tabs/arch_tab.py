@@ -16,6 +16,7 @@ from state.i18n import pick, say
 from .components import NONE_CHOICE, AppContext, JobPanel, artifact_choices
 from .forms import ConfigForm
 from .launch import error_markdown, launch
+from .packed import on_form
 
 T = {
     "intro": ("여러 모델 계열(트랜스포머, Mamba, RWKV, MoE, MLA)을 **깊이 다이얼 하나**로 같은 크기로 맞춰 설정하고, "
@@ -462,8 +463,8 @@ def build(ctx: AppContext):
             return launch(ctx, "arch", lambda: make_cfg(task, *cfg_values), lang).outputs()
         return go
 
-    measure_btn.click(submit("measure"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
-    race_btn.click(submit("race"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
+    on_form(measure_btn.click, submit("measure"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
+    on_form(race_btn.click, submit("race"), [ui.lang_box, *config_inputs], [panel.run_id, job_msg])
 
     def refresh_lists(lang, tok, corpus, pins):
         """New choices; a pinned value is kept while it exists, the others move to the newest artifact."""
@@ -613,5 +614,5 @@ def build(ctx: AppContext):
         return pick(T["saved"], lang).format(name=res["name"], family=FAMILIES[fam][0], params=_fmt(res["params"]),
                                              vocab=res["vocab_size"], path=res["path"])
 
-    save_btn.click(on_save, [ui.lang_box, save_fam, save_name, overwrite, *config_inputs], [save_msg])
+    on_form(save_btn.click, on_save, [ui.lang_box, save_fam, save_name, overwrite, *config_inputs], [save_msg])
     return (refresh_lists, *picker_io)  # on opening the tab

@@ -25,6 +25,7 @@ from .components import AppContext, JobPanel, artifact_picker, refresh_picker
 from .corpus_figures import counts_html, stats_figure
 from .forms import ConfigForm
 from .launch import error_markdown, launch
+from .packed import on_form
 
 T = {
     "intro": ("원본 글을 불러와 살펴보고, 정제 레시피(정제·필터·중복 제거)를 실행해 토크나이저와 사전학습이 쓸 "
@@ -543,7 +544,7 @@ def build(ctx: AppContext):
         return launch(ctx, "corpus", lambda: form.to_config(values, base=base), lang,
                       started=MSG["started"]).outputs()
 
-    run_btn.click(start, [lang_box, sources, *form.components], [panel.run_id, run_msg])
+    on_form(run_btn.click, start, [lang_box, sources, *form.components], [panel.run_id, run_msg])
 
     # results: rendered once a run has ended (and again when the language changes)
     result_outputs = [shown, result_run, results_head, steps_table, step_pick, examples, clusters, compare_counts,

@@ -16,6 +16,7 @@ from state.i18n import pick
 from .components import AppContext, JobPanel, artifact_picker, refresh_picker
 from .forms import ConfigForm, field_texts
 from .launch import error_markdown, launch
+from .packed import on_form
 
 T = {
     "intro": ("프로젝트의 모델을 같은 벤치마크로 나란히 평가합니다: 분류기의 정확도와 F1, 언어 모델의 few-shot 로그우도 채점, "
@@ -182,7 +183,7 @@ def build(ctx: AppContext):
             return gr.skip(), pick(T["need_models"], lang)
         return launch(ctx, "eval", lambda: make_cfg(picked, more, values), lang).outputs()
 
-    start.click(on_start, [ui.lang_box, models, paths, *form.components, *run_form.components], [panel.run_id, msg])
+    on_form(start.click, on_start, [ui.lang_box, models, paths, *form.components, *run_form.components], [panel.run_id, msg])
 
     # -- results -------------------------------------------------------------------------------------------------
     def render(lang, refs):
@@ -275,7 +276,7 @@ def build(ctx: AppContext):
         return launch(ctx, "eval", lambda: make_cfg(picked, more, values, task="prompts",
                                                     templates=list(names or [])), lang).outputs()
 
-    batch.click(on_batch, [ui.lang_box, models, paths, tpl_box, *form.components, *run_form.components],
+    on_form(batch.click, on_batch, [ui.lang_box, models, paths, tpl_box, *form.components, *run_form.components],
                 [panel.run_id, msg])
 
     def on_save(lang, name, text, ticked):

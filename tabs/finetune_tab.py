@@ -16,6 +16,7 @@ from state.i18n import pick, say
 from .components import AppContext, JobPanel, artifact_picker, refresh_picker, status_badge
 from .forms import ConfigForm, field_texts
 from .launch import build_config, error_markdown, launch
+from .packed import on_form
 from .plots import metrics_figure
 
 T = {
@@ -266,9 +267,9 @@ def build(ctx: AppContext):
         return preview_markdown(res, lang)
 
     inputs = [ui.lang_box, base, data, *components]
-    start.click(on_start, inputs, [panel.run_id, msg])
+    on_form(start.click, on_start, inputs, [panel.run_id, msg])
     resume.click(on_resume, [ui.lang_box, panel.run_id], [panel.run_id, msg])
-    count_btn.click(on_count, inputs, [trainable])
+    on_form(count_btn.click, on_count, inputs, [trainable])
 
     # -- target layers as checkboxes, from the base model's own Linear layers ---------------------------------
     targets_box, method_box = method_form.widgets["target_modules"], method_form.widgets["method"]
@@ -306,12 +307,12 @@ def build(ctx: AppContext):
 
     layer_inputs = [base, task_box, method_box, targets_box]
     layer_outputs = [layers_h, *boxes]
-    base.input(on_layers, layer_inputs, layer_outputs).then(on_count, inputs, [trainable])
+    on_form(base.input(on_layers, layer_inputs, layer_outputs).then, on_count, inputs, [trainable])
     for w in (task_box, method_box):
         w.input(on_layers, layer_inputs, layer_outputs)
     targets_box.blur(on_layers, layer_inputs, layer_outputs)
     for box in boxes:
-        box.input(on_tick, [*inputs, *boxes], [targets_box, trainable])
+        on_form(box.input, on_tick, [*inputs, *boxes], [targets_box, trainable])
 
     # -- comparing methods --------------------------------------------------------------------------------------
     def run_choices():
@@ -365,7 +366,7 @@ def build(ctx: AppContext):
 
     cmp_timer.tick(on_cmp_tick, [ui.lang_box, cmp_runs, cmp_seen], [cmp_table, cmp_plot, cmp_seen],
                    show_progress="hidden", queue=False)
-    same_btn.click(on_same_budget, inputs, [panel.run_id, same_msg, cmp_runs])
+    on_form(same_btn.click, on_same_budget, inputs, [panel.run_id, same_msg, cmp_runs])
     acc_cmp.expand(lambda: gr.update(choices=run_choices()), None, [cmp_runs], queue=False)
 
     def table_again(lang, run_ids, shown):  # a table on screen is redrawn in the new language
@@ -373,7 +374,7 @@ def build(ctx: AppContext):
         return comparison_html(comparison_rows(ctx.store, run_ids or None), lang) if shown else gr.skip()
 
     ui.on_language(table_again, [ui.lang_box, cmp_runs, cmp_table], [cmp_table])
-    preview_btn.click(on_preview, [ui.lang_box, data, *data_form.components], [preview_out])
+    on_form(preview_btn.click, on_preview, [ui.lang_box, data, *data_form.components], [preview_out])
 
     def on_try(lang, ref, sentence, second):
         from workbench.errors import UserError

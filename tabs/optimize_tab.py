@@ -13,6 +13,7 @@ from state.i18n import pick
 from .components import AppContext, JobPanel, artifact_picker, refresh_picker
 from .forms import ConfigForm, field_texts
 from .launch import launch
+from .packed import on_form
 
 T = {
     "intro": ("모델을 가볍고 빠르게 만들고, 그 대가를 같은 실행 안에서 잽니다: 원래 모델과 양자화한 모델을 같은 프롬프트와 "
@@ -112,7 +113,7 @@ def build(ctx: AppContext):
     def on_start(lang, ref, *values):
         return launch(ctx, "optimize", lambda: form.to_config(values, model=ref or ""), lang).outputs()
 
-    start.click(on_start, [ui.lang_box, model, *form.components], [panel.run_id, msg])
+    on_form(start.click, on_start, [ui.lang_box, model, *form.components], [panel.run_id, msg])
 
     def show(lang, run_id):
         import json

@@ -9,6 +9,7 @@ from .components import AppContext, JobPanel, artifact_picker, refresh_picker
 from .forms import ConfigForm, field_texts
 from .i18n import pick, tr
 from .launch import build_config, launch
+from .packed import on_form
 from .plots import metrics_figure
 
 T = {
@@ -124,9 +125,9 @@ def build(ctx: AppContext):
         return gr.update(value=preview_command(cfg), visible=True), ""
 
     all_inputs = [ui.lang_box, corpus, tokenizer, arch_art, *[c for f in forms for c in f.components]]
-    start.click(on_start, all_inputs, [panel.run_id, msg])
+    on_form(start.click, on_start, all_inputs, [panel.run_id, msg])
     resume.click(on_resume, [ui.lang_box, panel.run_id], [panel.run_id, msg])
-    preview.click(on_preview, all_inputs, [cmd_preview, msg])
+    on_form(preview.click, on_preview, all_inputs, [cmd_preview, msg])
 
     def run_choices():
         return [(f"{r.id} ({r.status})", r.id) for r in ctx.store.list_runs(stage="pretrain", limit=100)]

@@ -14,6 +14,7 @@ from state.i18n import pick, say
 from .components import AppContext, JobPanel, artifact_picker, fmt_time, refresh_picker
 from .forms import ConfigForm
 from .launch import launch
+from .packed import on_form
 
 T = {
     "intro": ("토크나이저는 글을 모델이 읽는 조각(토큰)으로 자릅니다. 말뭉치로 직접 학습하고, 문장 하나를 여러 토크나이저가 "
@@ -427,7 +428,7 @@ def build(ctx: AppContext):
             return run.run_id, train_result_markdown(ctx.store.get_run(run.run_id), lang)
         return run.outputs()
 
-    train_btn.click(start_train, [lang_box, corpus_dd, corpus_path, *form.components], [train_panel.run_id, train_msg])
+    on_form(train_btn.click, start_train, [lang_box, corpus_dd, corpus_path, *form.components], [train_panel.run_id, train_msg])
 
     def start_compare(lang, selected, extra_text, heldout_text, n, f1):
         def build():

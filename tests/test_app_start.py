@@ -62,6 +62,14 @@ def test_language_switch_runs_in_the_browser_and_forms_restore_when_their_tab_op
     assert len(hidden) > 50 and {tuple(d["show_progress_on"] or ()) for d in hidden} == {(app_sink(cfg),)}
     tracked = {c for d in deps if d["backend_fn"] for c in d["show_progress_on"] or d["outputs"]}
     assert len(tracked) < 250, f"{len(tracked)} widgets carry a loading status"
+    # the same holds for inputs: a Start button's server event reads its form as one packed widget (tabs/packed.py)
+    ids = {c["props"].get("elem_id"): c["id"] for c in cfg["components"]}
+    starts = ["corpus-run", "tok-train", "arch-measure-btn", "pt-start", "ft-start", "ft-count", "ev-start",
+              "opt-start", "al-start"]
+    for name in starts:
+        chain = [d for d in deps if [ids[name], "click"] in [list(t) for t in d["targets"]]]
+        server = [d for d in deps if d["backend_fn"] and (d in chain or d["trigger_after"] in [c["id"] for c in chain])]
+        assert server and all(len(d["inputs"]) <= 4 for d in server), (name, [len(d["inputs"]) for d in server])
 
 
 def app_sink(cfg: dict) -> int:
