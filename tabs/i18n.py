@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from state.i18n import pick  # the one helper for (ko, en) pairs and engine Texts (state/i18n.py)
+from .packed import on_form
 
 LANGS = ("ko", "en")
 
@@ -154,8 +155,8 @@ class UI:
         for i, (tab_id, fn, inputs, outputs, kw) in enumerate(self._hooks):
             if tab_id in tabs:
                 wrapped = guarded(i, fn, len(outputs))
-                for event in (tabs[tab_id].select, again[tab_id].click):
-                    event(wrapped, [rendered, self.lang_box, *inputs], [*outputs, rendered], **kw)
+                for event in (tabs[tab_id].select, again[tab_id].click):  # a tab reads its form: packed
+                    on_form(event, wrapped, [rendered, self.lang_box, *inputs], [*outputs, rendered], **kw)
             else:  # built outside any tab: always in view
                 switched.then(fn, inputs, outputs, **kw)
 

@@ -70,6 +70,9 @@ def test_language_switch_runs_in_the_browser_and_forms_restore_when_their_tab_op
         chain = [d for d in deps if [ids[name], "click"] in [list(t) for t in d["targets"]]]
         server = [d for d in deps if d["backend_fn"] and (d in chain or d["trigger_after"] in [c["id"] for c in chain])]
         assert server and all(len(d["inputs"]) <= 4 for d in server), (name, [len(d["inputs"]) for d in server])
+    tab_ids = {c["id"] for c in cfg["components"] if c["type"] == "tabitem"}
+    on_open = [len(d["inputs"]) for d in deps if d["backend_fn"] and any(t[0] in tab_ids for t in d["targets"])]
+    assert on_open and max(on_open) <= 10, sorted(on_open)  # the Architecture tab's language hook read 43
 
 
 def app_sink(cfg: dict) -> int:
