@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 
 import gradio as gr
 
@@ -26,7 +27,8 @@ def on_form(listener, fn, inputs: list, outputs, **kw):
     """listener(fn, inputs, outputs, **kw) (e.g. `button.click`, or a dependency's `.then`), with the packable
     inputs travelling as one. Returns the server event's dependency (to chain `.then` or cancel)."""
     packable = [i for i, c in enumerate(inputs) if isinstance(c, CHOICES + PLAIN)]
-    if len(packable) < AT_LEAST or "js" in kw:
+    # WORKBENCH_UI_ALL_PROGRESS: gradio's own wiring, for bench/ui_bench.py to measure the difference
+    if len(packable) < AT_LEAST or "js" in kw or os.environ.get("WORKBENCH_UI_ALL_PROGRESS"):
         return listener(fn, inputs, outputs, **kw)
     at = set(packable)
     sent = [inputs[i] for i in packable]
