@@ -452,8 +452,8 @@ def build(ctx: AppContext):
     paper_outputs = [paper_msg, paper_table, cache_plot, mem_plot]
     # one at a time, in order: a slow first call (torch import) must not overwrite a later answer
     one_lane = dict(concurrency_limit=1, concurrency_id="arch-paper")
-    paper_btn.click(check_paper, paper_inputs, [paper_msg], queue=False, show_progress="hidden").then(
-        on_paper, paper_inputs, paper_outputs, **one_lane)
+    checked = on_form(paper_btn.click, check_paper, paper_inputs, [paper_msg], queue=False, show_progress="hidden")
+    on_form(checked.then, on_paper, paper_inputs, paper_outputs, **one_lane)
     # .input: a person's clicks; restoring the latest run's families on a page load must not start a computation
     families.input(on_paper, paper_inputs, paper_outputs, trigger_mode="always_last", **one_lane)
     ui.on_language(on_paper, paper_inputs, paper_outputs, **one_lane)

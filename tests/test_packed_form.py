@@ -49,3 +49,13 @@ def test_a_generator_handler_still_streams_and_a_small_form_is_wired_as_usual():
     demo, _ = build(lambda *a: "ok", n_numbers=1)  # 4 packable widgets: not worth a browser step
     (fn,) = server_fns(demo)
     assert len(fn.inputs) == 5 and fn.js is None
+
+
+def test_an_event_rerun_with_the_values_of_when_it_runs_is_not_packed():
+    """trigger_mode="always_last" defers a trigger until the running one ends, then reads the widgets: packed, it
+    would read the values of when it was triggered."""
+    with gr.Blocks() as demo:
+        numbers = [gr.Number() for _ in range(8)]
+        on_form(numbers[0].input, lambda *a: None, numbers, [], trigger_mode="always_last")
+    (fn,) = server_fns(demo)
+    assert len(fn.inputs) == 8
