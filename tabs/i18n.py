@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from state.i18n import pick  # the one helper for (ko, en) pairs and engine Texts (state/i18n.py)
+
 from .packed import on_form
 
 LANGS = ("ko", "en")
