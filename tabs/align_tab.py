@@ -294,8 +294,8 @@ def build(ctx: AppContext):
 
     fb_inputs = [ui.lang_box, fb_model, fb_prompt, fb_a, fb_b, samples, fb_dataset]
     fb_sample.click(on_sample, [ui.lang_box, fb_model, fb_prompt], [fb_a, fb_b, samples, fb_msg])
-    pick_a.click(on_pick(0), fb_inputs, [fb_msg, fb_table])
-    pick_b.click(on_pick(1), fb_inputs, [fb_msg, fb_table])
+    on_form(pick_a.click, on_pick(0), fb_inputs, [fb_msg, fb_table])
+    on_form(pick_b.click, on_pick(1), fb_inputs, [fb_msg, fb_table])
     fb_dataset.blur(table, [fb_dataset], [fb_table])
 
     def on_load(lang, name, index):
@@ -327,7 +327,7 @@ def build(ctx: AppContext):
         return pick(T["deleted"], lang).format(d=html.escape(name.strip()), n=res["pairs"]), table(name)
 
     load_btn.click(on_load, [ui.lang_box, fb_dataset, fb_index], [fb_prompt, fb_a, fb_b, fb_msg])
-    save_btn.click(on_save, [ui.lang_box, fb_dataset, fb_index, fb_prompt, fb_a, fb_b], [fb_msg, fb_table])
+    on_form(save_btn.click, on_save, [ui.lang_box, fb_dataset, fb_index, fb_prompt, fb_a, fb_b], [fb_msg, fb_table])
     del_btn.click(on_delete, [ui.lang_box, fb_dataset, fb_index], [fb_msg, fb_table])
     use_btn.click(lambda lang, name: ((name or "").strip(), pick(T["use_set"], lang).format(
         d=html.escape((name or "").strip()))), [ui.lang_box, fb_dataset], [data, fb_msg])

@@ -501,7 +501,7 @@ def build(ctx: AppContext):
         return do_load(specs, (tf or "").strip(), un or "auto", hf, lang)
 
     bundled.click(load_bundled, [lang_box], load_outputs)
-    load_btn.click(load_selected, [upload, path, text_field, unit, hf_name, hf_config, hf_split, hf_col, hf_rows,
+    on_form(load_btn.click, load_selected, [upload, path, text_field, unit, hf_name, hf_config, hf_split, hf_col, hf_rows,
                                    lang_box], load_outputs)
 
     def explore_artifact(art_id, lang):

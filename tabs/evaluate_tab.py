@@ -267,8 +267,8 @@ def build(ctx: AppContext):
         return lab_html(answers, lang)
 
     lab_inputs = [ui.lang_box, models, paths, question, tpl_box, *lab_form.components]
-    ask.click(on_ask, lab_inputs, [lab_out])
-    question.submit(on_ask, lab_inputs, [lab_out])
+    on_form(ask.click, on_ask, lab_inputs, [lab_out])
+    on_form(question.submit, on_ask, lab_inputs, [lab_out])
 
     def on_batch(lang, picked, more, names, *values):
         if not chosen_models(picked, more):

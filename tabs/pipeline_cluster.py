@@ -13,6 +13,7 @@ from state.i18n import pick
 from .components import AppContext
 from .forms import ConfigForm
 from .launch import launch
+from .packed import on_form
 
 T = {
     "h": ("### 여러 머신에서 학습하기", "### Past one machine"),
@@ -90,7 +91,7 @@ def build_cluster(ctx: AppContext):
         first = "run_node.sh"
         return (text, gr.update(choices=s["files"], value=first), s["archive"], read(s["dir"], first), s["dir"])
 
-    write.click(on_write, [lang, run_dd, *form.components], [msg, pick_file, archive, code, folder])
+    on_form(write.click, on_write, [lang, run_dd, *form.components], [msg, pick_file, archive, code, folder])
     pick_file.input(read, [folder, pick_file], [code])
 
     def refresh(current):

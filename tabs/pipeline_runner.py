@@ -14,6 +14,7 @@ from state.i18n import pick
 from .components import AppContext, JobPanel, status_badge
 from .forms import ConfigForm
 from .launch import launch
+from .packed import on_form
 
 T = {
     "h": ("### 전체 과정 한 번에 돌리기", "### Run the whole chain"),
@@ -96,7 +97,7 @@ def build_runner(ctx: AppContext):
             return gr.skip(), ""
         return run.id, f"{run.id}: {pick(ctx.jobs.resume(run.id), lang)}"
 
-    start.click(on_start, [ui.lang_box, *form.components], [panel.run_id, msg])
+    on_form(start.click, on_start, [ui.lang_box, *form.components], [panel.run_id, msg])
     resume.click(on_resume, [ui.lang_box, panel.run_id], [panel.run_id, msg])
     seen, timer = gr.State(""), ui.timer(2.0)
 

@@ -446,7 +446,7 @@ def build(ctx: AppContext):
         return (run.run_id, _compare_note(result, lang), result, table_value(result, lang),
                 lengths_figure(result, lang), composition_figure(result, lang), sweep_figure(result, lang))
 
-    compare_btn.click(start_compare, [lang_box, select, extra, heldout, max_texts, use_f1],
+    on_form(compare_btn.click, start_compare, [lang_box, select, extra, heldout, max_texts, use_f1],
                       [compare_panel.run_id, compare_msg, compare_result, table, lengths_plot, comp_plot, sweep_plot])
 
     def refresh_lists(corpus_current, selected, path, held, held_auto):
