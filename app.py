@@ -96,6 +96,7 @@ def build_app(ctx):
     import gradio as gr
 
     from tabs.i18n import UI, pick
+    from tabs.packed import gradio_default_wiring
 
     ui: UI = ctx.ui
     with gr.Blocks(title="Korean LLM Workbench") as demo:
@@ -126,15 +127,16 @@ def build_app(ctx):
                 tabs[ui.tab] = tab
                 ui.reg(tab, label=label)
                 page_loads[ui.tab] = tab.select
-                if on_open:  # (fn, inputs, outputs[, then]): refresh pickers with what other tabs made meanwhile,
-                    opened = tab.select(*on_open[:3], queue=False, show_progress="hidden")  # then, queued, what may be slow
+                if on_open:  # (fn, inputs, outputs[, then]): refresh pickers with what other tabs made meanwhile
+                    # (no spinner: it is quick), then, queued, what may be slow to render
+                    opened = tab.select(*on_open[:3], queue=False, show_progress="hidden")
                     for then in on_open[3:]:
                         opened.then(*then)
                     page_loads[ui.tab] = opened.then
         ui.wire_switch(tabs)
         ui.wire_timers(tabs)
         wire_page_loads(demo, ctx, page_loads, ui.first_tab)
-        if not os.environ.get("WORKBENCH_UI_ALL_PROGRESS"):  # set by bench/ui_bench.py to measure the difference
+        if not gradio_default_wiring():
             quiet_progress(demo, gr.HTML(visible=False, elem_id="wb-progress-sink"))
     return demo
 

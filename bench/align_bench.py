@@ -171,7 +171,8 @@ def pretrain(ws, lines: list[str], args) -> str:
     ws.publish(stg, "tokenizer", "qa")
     out = _run(ws, "pretrain", [
         "corpus=qa", "tokenizer=qa", "arch.family=llama", f"arch.depth={args.depth}", f"arch.width={args.width}",
-        f"arch.heads={args.heads}", "arch.context=256", "seq_len=128", f"batch_size={args.pretrain_batch}", f"max_steps={args.pretrain_steps}",
+        f"arch.heads={args.heads}", "arch.context=256", "seq_len=128", f"batch_size={args.pretrain_batch}",
+        f"max_steps={args.pretrain_steps}",
         f"warmup_steps={min(20, args.pretrain_steps // 4)}", "lr=2e-3", f"eval_every={args.pretrain_steps}", "sample_every=0",
         f"save_every={10 * args.pretrain_steps}", f"threads={args.threads}", "output_name=base"])
     return out["model_path"]

@@ -89,9 +89,10 @@ def open_every_tab(page, lang: str = "ko") -> dict:
     return times
 
 
-STARTS = [("1. 말뭉치", "#corpus-run"), ("2. 토크나이저", "#tok-train"), ("3. 아키텍처", "#arch-measure-btn"),
-          ("4. 사전학습", "#pt-start"), ("5. 미세조정", "#ft-count"), ("5. 미세조정", "#ft-start"), ("6. 평가", "#ev-start"),
-          ("7. 최적화", "#opt-start"), ("8. 정렬", "#al-start")]
+# (tab module, button): every stage's Start (and the Fine-tune tab's Count)
+STARTS = [("corpus_tab", "#corpus-run"), ("tokenizer_tab", "#tok-train"), ("arch_tab", "#arch-measure-btn"),
+          ("pretrain_tab", "#pt-start"), ("finetune_tab", "#ft-count"), ("finetune_tab", "#ft-start"),
+          ("evaluate_tab", "#ev-start"), ("optimize_tab", "#opt-start"), ("align_tab", "#al-start")]
 
 
 def reopen_round(browser, tmp: str, i: int, all_progress: bool) -> dict:
@@ -105,8 +106,8 @@ def reopen_round(browser, tmp: str, i: int, all_progress: bool) -> dict:
     try:
         open_every_tab(page)
         out = {"opened": statistics.median(open_every_tab(page).values())}
-        for tab, button in STARTS:
-            page.get_by_role("tab", name=tab).click()
+        for module, button in STARTS:
+            page.get_by_role("tab", name=dict(TABS)[module]).click()
             page.locator(button).click()
             time.sleep(2)  # the refusal's message
         out["started"] = statistics.median(open_every_tab(page).values())

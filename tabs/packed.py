@@ -23,15 +23,20 @@ PLAIN = (gr.Number, gr.Textbox, gr.Checkbox, gr.Slider, gr.Code)
 AT_LEAST = 6  # fewer than this packable inputs: wired as usual
 
 
+def gradio_default_wiring() -> bool:
+    """WORKBENCH_UI_ALL_PROGRESS=1: neither this packing nor app.py's quiet_progress, for bench/ui_bench.py to
+    measure the difference."""
+    return bool(os.environ.get("WORKBENCH_UI_ALL_PROGRESS"))
+
+
 def on_form(listener, fn, inputs: list, outputs, **kw):
     """listener(fn, inputs, outputs, **kw) (e.g. `button.click`, or a dependency's `.then`), with the packable
     inputs travelling as one. Returns the server event's dependency (to chain `.then` or cancel)."""
     packable = [i for i, c in enumerate(inputs) if isinstance(c, CHOICES + PLAIN)]
     # trigger_mode="always_last" reruns a deferred event with the values of when it runs; packed, it would rerun
     # with those of when it was triggered (the Architecture tab's table showed a depth the person had changed since).
-    # WORKBENCH_UI_ALL_PROGRESS: gradio's own wiring, for bench/ui_bench.py to measure the difference
     if (len(packable) < AT_LEAST or "js" in kw or kw.get("trigger_mode") == "always_last"
-            or os.environ.get("WORKBENCH_UI_ALL_PROGRESS")):
+            or gradio_default_wiring()):
         return listener(fn, inputs, outputs, **kw)
     at = set(packable)
     sent = [inputs[i] for i in packable]

@@ -254,6 +254,7 @@ def generation_cost(model, *, context: int, new_tokens: int, vocab: int, device:
     """Greedy generation after a `context`-token prompt: decode tokens/s, prefill seconds, cache bytes."""
     import torch
 
+    from workbench.kvcache import returned_cache
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, vocab, (1, context), generator=g).to(device)
     model.eval()
@@ -267,9 +268,7 @@ def generation_cost(model, *, context: int, new_tokens: int, vocab: int, device:
         _sync(device)
     times = clock.times
     decode = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else float("nan")
-    cache = out.get("cache") if hasattr(out, "get") else None
-    if cache is None:
-        cache = getattr(out, "past_key_values", None) or getattr(out, "cache_params", None)
+    cache = returned_cache(out) or getattr(out, "cache_params", None)  # attention's KV cache, or an SSM's state
     return {"tokens_per_s": decode, "prefill_s": (times[0] - t0) if times else float("nan"),
             "cache_bytes": tensors_bytes(cache), "cache_tokens": context + new_tokens - 1}
 

@@ -52,7 +52,7 @@ def greedy_timed(model, tok, prompt: str, new_tokens: int) -> dict:
     and each later token's forward pass."""
     import torch
 
-    from workbench.optimize.kvcache import cache_kwarg, returned_cache
+    from workbench.kvcache import cache_kwarg, returned_cache
     ids = torch.tensor([tok(prompt)["input_ids"]])
     out_ids, kw = [], cache_kwarg(model)
     with torch.no_grad():

@@ -42,7 +42,7 @@ def export(src: Path, out: Path, *, int8: bool, opset: int = 17) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-    from workbench.optimize.kvcache import cache_kwarg, returned_cache
+    from workbench.kvcache import cache_kwarg, returned_cache
     if available():
         raise UserError(say("ONNX export needs {m}", "ONNX 내보내기에 {m} 이(가) 필요합니다", m=available()))
     src, out = Path(src), Path(out)
