@@ -17,6 +17,16 @@
     python bench/align_bench.py                       # ../shared/data/preference when present, else the bundled pairs
     python bench/align_bench.py --pairs FILE.jsonl --dpo-steps 400
     python bench/align_bench.py --extra-text ../shared/data/pretrain/nsmc_raw_reviews_no_test.txt.gz --workspace /tmp/ab
+
+On a GPU the stages pick CUDA and bf16 themselves (device=auto, precision=auto), and so does the TRL side of the speed
+comparison. Scale the model and data there, and bound each phase with the stages' own time budget
+(--pretrain-minutes / --sft-minutes / --dpo-minutes: a run that reaches it ends and is kept), e.g. (not yet run on
+a GPU):
+
+    python bench/align_bench.py --depth 8 --width 512 --heads 8 --pretrain-batch 128 --pretrain-steps 3000 \
+        --pretrain-minutes 5 --extra-text ../shared/data/pretrain/nsmc_raw_reviews_no_test.txt.gz --extra-lines 639138 \
+        --sft-steps 3000 --sft-batch 64 --sft-minutes 2 --dpo-steps 600 --dpo-minutes 1 --max-length 64 \
+        --test-prompts 200 --val-prompts 100
 """
 from __future__ import annotations
 
@@ -160,7 +170,7 @@ def what_sft_knows(model_path: str, pairs: list[dict], args) -> dict:
             "pmi_accuracy": round(sum(a - a0 > b - b0 for a, b, a0, b0 in zip(c, r, c0, r0)) / n, 4)}
 
 
-def pretrain(ws, lines: list[str], args) -> str:
+def pretrain(ws, lines: list[str], args, result: dict) -> str:
     from workbench.artifacts import write_corpus_split
     from workbench.tokenizer.quick import quick_bpe
     stg = ws.staging_dir("corpus", "qa")
@@ -174,7 +184,9 @@ def pretrain(ws, lines: list[str], args) -> str:
         f"arch.heads={args.heads}", "arch.context=256", "seq_len=128", f"batch_size={args.pretrain_batch}",
         f"max_steps={args.pretrain_steps}",
         f"warmup_steps={min(20, args.pretrain_steps // 4)}", "lr=2e-3", f"eval_every={args.pretrain_steps}", "sample_every=0",
-        f"save_every={10 * args.pretrain_steps}", f"threads={args.threads}", "output_name=base"])
+        f"save_every={10 * args.pretrain_steps}", f"threads={args.threads}", f"max_minutes={args.pretrain_minutes}",
+        "output_name=base"])
+    result["pretrain"] = {k: out.get(k) for k in ("steps", "tokens_trained", "ended_by", "params", "val_loss", "val_bpb")}
     return out["model_path"]
 
 
@@ -207,10 +219,13 @@ def speed(ws, base: str, pairs_file: Path, args) -> dict:
             tok.pad_token = tok.eos_token
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
         ds = datasets.Dataset.from_list([conversational(r) for r in rows])
+        # the same device and precision the job's device=auto / precision=auto pick (training/hardware.py)
+        cuda = torch.cuda.is_available()
         cfg = DPOConfig(output_dir=str(Path(ws.root) / f"trl-{i}"), per_device_train_batch_size=bs, max_steps=steps,
                         learning_rate=common["lr"], max_length=args.max_length, beta=0.1, lr_scheduler_type="constant",
-                        warmup_steps=0, logging_steps=5, save_strategy="no", report_to="none", use_cpu=True,
-                        bf16=False, gradient_checkpointing=False, seed=1, disable_tqdm=True,
+                        warmup_steps=0, logging_steps=5, save_strategy="no", report_to="none", use_cpu=not cuda,
+                        bf16=cuda and torch.cuda.is_bf16_supported(), gradient_checkpointing=False, seed=1,
+                        disable_tqdm=True,
                         remove_unused_columns=False, dataloader_num_workers=0)
         peft_cfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
         trainer = DPOTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok, peft_config=peft_cfg)
@@ -256,6 +271,7 @@ def main() -> None:
     ap.add_argument("--extra-lines", type=int, default=100_000)
     ap.add_argument("--sft-steps", type=int, default=400)
     ap.add_argument("--sft-lr", type=float, default=1e-3)
+    ap.add_argument("--sft-batch", type=int, default=0, help="SFT batch size (0 = --batch-size)")
     ap.add_argument("--sft-share", type=float, default=1.0,
                     help="share of the training prompts SFT learns; DPO trains on the others (1 = both on all)")
     ap.add_argument("--dpo-steps", type=int, default=300)
@@ -270,6 +286,8 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--seed", type=int, default=13)
+    for phase in ("pretrain", "sft", "dpo"):  # the stages' own time budget: a run that hits it ends and is kept
+        ap.add_argument(f"--{phase}-minutes", type=float, default=0.0, help=f"time budget of the {phase} run (0 = none)")
     ap.add_argument("--workspace", default="", help="keep the models here (default: a temporary folder, removed)")
     args = ap.parse_args()
 
@@ -283,7 +301,9 @@ def main() -> None:
     rows = [json.loads(x) for x in pairs_path.read_text(encoding="utf-8").splitlines() if x.strip()]
     small = len({r["prompt"] for r in rows}) < 4 * (args.test_prompts + args.val_prompts)
     n_test, n_val = (max(4, len(rows) // 8), max(4, len(rows) // 8)) if small else (args.test_prompts, args.val_prompts)
-    result: dict = {"bench": "align", "pairs_file": str(pairs_path), "pairs": len(rows), "threads": args.threads}
+    import torch
+    result: dict = {"bench": "align", "pairs_file": str(pairs_path), "pairs": len(rows), "threads": args.threads,
+                    "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
     t0 = time.time()
     keep = contextlib.nullcontext(args.workspace) if args.workspace else tempfile.TemporaryDirectory()
     with keep as tmp:
@@ -310,7 +330,7 @@ def main() -> None:
                     extra = extra_lines(Path(args.extra_text), args.extra_lines, held)
                     lines = extra + lines
                     result["pretrain_text"] = {"extra": args.extra_text, "extra_lines": len(extra)}
-                base = pretrain(ws, list(dict.fromkeys(lines)), args)
+                base = pretrain(ws, list(dict.fromkeys(lines)), args, result)
                 timing["pretrain_s"] = round(time.time() - t, 1)
             result["pretrained"] = base
             t = time.time()
@@ -322,12 +342,13 @@ def main() -> None:
                                                        for r in sft_rows])
             sft = _run(ws, "finetune", [
                 f"base_model={base}", "task=sft", f"data={sft_file}", "method=full", "output_name=sft",
-                f"max_steps={args.sft_steps}", f"batch_size={args.batch_size}", f"lr={args.sft_lr}", f"warmup_steps={min(10, args.sft_steps // 4)}",
+                f"max_steps={args.sft_steps}", f"batch_size={args.sft_batch or args.batch_size}", f"lr={args.sft_lr}", f"warmup_steps={min(10, args.sft_steps // 4)}",
                 f"max_length={args.max_length}", "val_fraction=0.05", "test_fraction=0", "max_eval_rows=200",
-                f"eval_every={args.sft_steps}", f"save_every={10 * args.sft_steps}", f"threads={args.threads}"])
+                f"eval_every={args.sft_steps}", f"save_every={10 * args.sft_steps}", f"threads={args.threads}",
+                f"max_minutes={args.sft_minutes}"])
             base = sft["path"]
             timing["sft_s"] = round(time.time() - t, 1)
-            result["sft"] = {k: sft.get(k) for k in ("steps", "val_loss", "val_bpb")}
+            result["sft"] = {k: sft.get(k) for k in ("steps", "ended_by", "val_loss", "val_bpb")}
         result["policy"] = base
         if not args.skip_quality:
             result["sft_knows"] = what_sft_knows(base, split["test"], args)
@@ -337,7 +358,8 @@ def main() -> None:
                 f"max_steps={args.dpo_steps}", f"batch_size={args.batch_size}", f"lr={args.dpo_lr}",
                 f"beta={args.beta}", f"max_length={args.max_length}", f"warmup_steps={min(10, args.dpo_steps // 4)}",
                 f"eval_every={max(1, args.dpo_steps // 5)}", "max_eval_rows=0", f"save_every={10 * args.dpo_steps}",
-                "compare_prompts=4", "compare_tokens=32", f"threads={args.threads}", f"seed={args.seed}"])
+                "compare_prompts=4", "compare_tokens=32", f"threads={args.threads}", f"seed={args.seed}",
+                f"max_minutes={args.dpo_minutes}"])
             timing["dpo_s"] = round(time.time() - t, 1)
             run_id = out["run_id"]
             margins = [(m["step"], round(m["value"], 4)) for m in ws.store.metrics(run_id, ["val/rewards/margins"])]
