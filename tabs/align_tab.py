@@ -137,9 +137,9 @@ def build(ctx: AppContext):
     ui.md(T["intro"])
     with gr.Row():
         policy = artifact_picker(ctx, ["model", "adapter"], **field_texts(AlignConfig.field_info("policy_model")),
-                                 elem_id="al-policy", scale=2)
+                                 trainable=True, elem_id="al-policy", scale=2)
         reference = artifact_picker(ctx, ["model", "adapter"], **field_texts(AlignConfig.field_info("reference_model")),
-                                    optional=True, elem_id="al-reference", scale=2)
+                                    optional=True, trainable=True, elem_id="al-reference", scale=2)
         data = ui.reg(gr.Textbox(label=ui.text(AlignConfig.field_info("data").pair()), info=ui.text(T["data_info"]),
                                  elem_id="al-data", scale=2),
                       label=AlignConfig.field_info("data").pair(), info=T["data_info"])

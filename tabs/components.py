@@ -220,19 +220,26 @@ class JobPanel:
 
 
 # -- artifact pickers -------------------------------------------------------------
-def artifact_choices(store, kind: str | list[str]) -> list[tuple[str, str]]:
+def artifact_choices(store, kind: str | list[str], trainable: bool = False) -> list[tuple[str, str]]:
+    """trainable: leave out the models the Optimize stage quantized into its own format (they load for answering
+    only), so that a training stage's picker neither offers nor preselects one."""
+    from workbench.artifacts import quant_info
     out = []
     for a in store.list_artifacts(kind):
+        if trainable and quant_info(a.path) is not None:
+            continue
         out.append((f"{a.name} · {a.kind} · {fmt_time(a.created)}", str(a.id)))
     return out
 
 
 def artifact_picker(ctx: AppContext, kind: str | list[str], label: tuple[str, str], *, multiselect: bool = False,
-                    info: tuple[str, str] | None = None, optional: bool = False, **kw) -> gr.Dropdown:
+                    info: tuple[str, str] | None = None, optional: bool = False, trainable: bool = False,
+                    **kw) -> gr.Dropdown:
     """A dropdown of artifacts of some kind(s), newest first; its value is the artifact id (a string).
-    optional: start empty instead of on the newest artifact. For a picker that fills a config field, pass
-    `**forms.field_texts(Config.field_info("corpus"))` as label and info: the config holds the words."""
-    choices = _picker_choices(ctx.store, kind, optional and not multiselect)
+    optional: start empty instead of on the newest artifact. trainable: models a stage can train (or quantize)
+    only. For a picker that fills a config field, pass `**forms.field_texts(Config.field_info("corpus"))` as label
+    and info: the config holds the words."""
+    choices = _picker_choices(ctx.store, kind, optional and not multiselect, trainable)
     value = [] if multiselect else ("" if optional else choices[0][1] if choices else None)
     dd = gr.Dropdown(choices=choices, value=value, label=ctx.ui.text(label), multiselect=multiselect,
                      info=ctx.ui.text(info) if info else None, **kw)
@@ -242,19 +249,20 @@ def artifact_picker(ctx: AppContext, kind: str | list[str], label: tuple[str, st
     ctx.ui.reg(dd, **attrs)
     dd.kind = kind  # remembered for refresh_picker
     dd.optional = optional
+    dd.trainable = trainable
     return dd
 
 
 NONE_CHOICE = ("— (비움 · none)", "")  # an optional picker can always go back to "nothing chosen"
 
 
-def _picker_choices(store, kind, optional: bool) -> list[tuple[str, str]]:
-    return ([NONE_CHOICE] if optional else []) + artifact_choices(store, kind)
+def _picker_choices(store, kind, optional: bool, trainable: bool = False) -> list[tuple[str, str]]:
+    return ([NONE_CHOICE] if optional else []) + artifact_choices(store, kind, trainable)
 
 
 def refresh_picker(ctx: AppContext, dd: gr.Dropdown, current=None):
     optional = getattr(dd, "optional", False)
-    choices = _picker_choices(ctx.store, dd.kind, optional and not dd.multiselect)
+    choices = _picker_choices(ctx.store, dd.kind, optional and not dd.multiselect, getattr(dd, "trainable", False))
     values = {v for _, v in choices}
     if dd.multiselect:
         keep = [v for v in (current or []) if v in values]

@@ -161,7 +161,8 @@ def build(ctx: AppContext):
     ui = ctx.ui
     ui.md(T["intro"])
     with gr.Row():
-        base = artifact_picker(ctx, "model", **field_texts(FinetuneConfig.field_info("base_model")), elem_id="ft-base")
+        base = artifact_picker(ctx, "model", **field_texts(FinetuneConfig.field_info("base_model")),
+                              trainable=True, elem_id="ft-base")
         data = ui.reg(gr.Textbox(label=ui.text(FinetuneConfig.field_info("data").pair()), info=ui.text(T["data_info"]),
                                  elem_id="ft-data", scale=2),
                       label=FinetuneConfig.field_info("data").pair(), info=T["data_info"])

@@ -96,7 +96,7 @@ def build(ctx: AppContext):
     ui.md(T["intro"])
     with gr.Row():
         model = artifact_picker(ctx, ["model", "adapter"], **field_texts(OptimizeConfig.field_info("model")),
-                                elem_id="opt-model", scale=3)
+                                trainable=True, elem_id="opt-model", scale=3)
         refresh = ui.button(T["refresh"], size="sm", scale=0)
     form = ConfigForm(ctx, OptimizeConfig, include=FIELDS, columns=4)
     lacking = missing()

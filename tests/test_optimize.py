@@ -286,3 +286,38 @@ def test_timed_greedy_decode_passes_the_cache_under_the_name_this_transformers_t
                           do_sample=False, pad_token_id=tok.pad_token_id)[0, ids.shape[1]:].tolist()
     assert got == want
     assert cache_kwarg(lambda input_ids, past_key_values=None: None) == "past_key_values"  # our ONNX Runtime wrapper
+
+
+def test_a_quantized_model_is_refused_by_training_stages_by_name_and_still_answers(tmp_path):
+    """A model the Optimize stage wrote in its own int8 format has no weights transformers can load: Fine-tune, Align
+    and Optimize refuse it before a run is queued, naming what it is and the model it came from (they used to fail
+    after loading with "no file named model.safetensors"); training pickers leave it out; feedback sampling loads it."""
+    from fixtures import publish_tiny_llama
+    from state import Workspace
+    from tabs.components import artifact_choices
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from workbench.align.feedback import sample_two
+    from workbench.align.policy import resolve_policy
+    from workbench.artifacts import write_meta
+    from workbench.finetune.model import resolve_base
+    from workbench.optimize.stage import _precheck
+    ws = Workspace(tmp_path / "ws")
+    src = ws.store.get_artifact(publish_tiny_llama(ws))
+    staging = ws.staging_dir("model", "tiny-int8")
+    int8.save(int8.quantize(AutoModelForCausalLM.from_pretrained(src.path).eval()), staging)
+    AutoTokenizer.from_pretrained(src.path).save_pretrained(staging)
+    meta = {"stage": "optimize", "task": "causal-lm", "quantization": {"method": "int8-dynamic"},
+            "optimized_from": {"name": "tiny-base", "artifact_id": src.id}}
+    write_meta(staging, meta)  # as the Optimize stage does
+    ws.publish(staging, "model", "tiny-int8", parents=[src.id], meta=meta)
+    for refuse in (lambda: resolve_base(ws, "tiny-int8"), lambda: resolve_policy(ws, "tiny-int8", what="reference"),
+                   lambda: _precheck(OptimizeConfig.load(sets=["model=tiny-int8"]), ws)):
+        with pytest.raises(UserError) as e:
+            refuse()
+        assert "quantized (torch-dynamic-int8)" in str(e.value) and "('tiny-base')" in str(e.value), str(e.value)
+    assert resolve_base(ws, "tiny-base").path == str(__import__("pathlib").Path(src.path).resolve())
+    names = [label.split(" · ")[0] for label, _ in artifact_choices(ws.store, "model", trainable=True)]
+    assert names == ["tiny-base"], names
+    assert len(artifact_choices(ws.store, "model")) == 2, "other pickers (chat, evaluate) still list it"
+    out = sample_two(ws, "tiny-int8", "안녕하세요", max_new_tokens=4)
+    assert len(out["answers"]) == 2

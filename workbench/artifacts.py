@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
+from .errors import UserError
 from .i18n import Text, say
 
 META_FILE = "workbench.json"
@@ -33,6 +34,37 @@ def kind_text(kind: str) -> Text:
 
 def _kinds_text(kinds: tuple[str, ...]) -> Text:
     return Text(" or ".join(kinds), " 또는 ".join(kind_text(k).ko for k in kinds))
+
+
+# The Optimize stage's torch int8 and ONNX models: a format of our own (transformers cannot load it), named by this file
+QUANT_FILE = "workbench_quant.json"
+
+
+def quant_info(folder: str | Path) -> dict | None:
+    """What QUANT_FILE of a model folder says (method, ...), or None for a folder without one."""
+    p = Path(folder) / QUANT_FILE
+    if not p.is_file():
+        return None
+    try:
+        info = json.loads(p.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def refuse_quantized(folder: str | Path, ref: str, use: Text) -> None:
+    """Training (and quantizing again) needs full-precision weights that load with transformers: a model the Optimize
+    stage quantized into its own format has none, and loading it fails with an OSError about missing weight files.
+    Say what it is and which model to pick instead (the one it was made from)."""
+    info = quant_info(folder)
+    if info is None:
+        return
+    source = (read_meta(folder).get("optimized_from") or {}).get("name")
+    raise UserError(say("'{r}' is a model the Optimize stage quantized ({m}) to answer faster: it cannot be {u}. "
+                        "Pick the model it was made from{s}",
+                        "'{r}' 은(는) 최적화 단계가 더 빨리 답하도록 양자화한 모델 ({m}) 이라서 {u}. 그 모델을 만든 원래 "
+                        "모델을 고르세요{sk}", r=ref, m=info.get("method", "?"), u=use,
+                        s=f" ('{source}')" if source else "", sk=f" ('{source}')" if source else ""))
 
 
 def write_meta(folder: str | Path, meta: dict) -> None:

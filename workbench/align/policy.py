@@ -34,7 +34,7 @@ class Policy:
 
 def resolve_policy(ws, ref: str, *, what: str = "policy") -> Policy:
     """A model artifact (name or id), an adapter artifact, a model or adapter folder, or a Hub name (org/name)."""
-    from ..artifacts import read_meta, resolve
+    from ..artifacts import read_meta, refuse_quantized, resolve
     from ..finetune.data import looks_like_path
     ref = (ref or "").strip()
     en, ko = WHAT[what]
@@ -63,6 +63,7 @@ def resolve_policy(ws, ref: str, *, what: str = "policy") -> Policy:
             raise UserError(say("the {w} {p} is not a Hugging Face model folder (no config.json)",
                                 "{wk} {p} 은(는) Hugging Face 모델 폴더가 아닙니다 (config.json 없음)", w=en, wk=ko,
                                 p=str(path)))
+        refuse_quantized(path, ref, say("aligned or used as a reference", "정렬하거나 기준 모델로 쓸 수는 없습니다"))
         policy = Policy(Base(ref=ref, path=str(path.resolve()), artifact=art), meta=meta)
     if meta.get("task") == "sequence-classification":
         raise _classifier(en, ko, ref, meta.get("task"))

@@ -29,7 +29,7 @@ class Base:
 
 def resolve_base(ws, ref: str) -> Base:
     """A model artifact (name or id), a Hugging Face model folder, or a Hub name (org/name)."""
-    from ..artifacts import resolve
+    from ..artifacts import refuse_quantized, resolve
     ref = (ref or "").strip()
     try:
         path, art = resolve(ws, "model", ref, "base model")
@@ -49,6 +49,7 @@ def resolve_base(ws, ref: str) -> Base:
                             "or a folder saved with save_pretrained",
                             "기본 모델 {p} 은(는) Hugging Face 모델 폴더가 아닙니다 (config.json 없음). 모델 산출물이나 "
                             "save_pretrained 로 저장한 폴더를 고르세요", p=str(path)))
+    refuse_quantized(path, ref, say("fine-tuned", "미세조정할 수는 없습니다"))
     return Base(ref=ref, path=str(path.resolve()), artifact=art)
 
 

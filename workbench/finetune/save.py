@@ -127,6 +127,8 @@ def load_finetuned(ref: str | Path, ws=None, *, task: str | None = None):
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
+    from ..artifacts import refuse_quantized
+    from ..optimize import int8
     info = result_info(ref, ws, task=task)
     folder, meta, is_adapter, kind_task = info["folder"], info["meta"], info["is_adapter"], info["task"]
     key = (str(folder), _stamp(folder), task)
@@ -159,7 +161,11 @@ def load_finetuned(ref: str | Path, ws=None, *, task: str | None = None):
         from peft import PeftModel
         model = PeftModel.from_pretrained(model, str(folder), is_trainable=False)
         tokenizer = AutoTokenizer.from_pretrained(str(tok_dir or base))
+    elif int8.is_int8_folder(folder):  # the Optimize stage's CPU int8: it answers (feedback sampling, trying it)
+        model, tokenizer = int8.load(folder), AutoTokenizer.from_pretrained(str(folder))
     else:
+        refuse_quantized(folder, str(ref), say("loaded with transformers (an ONNX graph runs in ONNX Runtime)",
+                                               "transformers 로 불러올 수 없습니다 (ONNX 그래프는 ONNX Runtime 에서 돕니다)"))
         model = cls.from_pretrained(str(folder), dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     if tokenizer.pad_token_id is None and model.config.pad_token_id is not None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..artifacts import QUANT_FILE
 from ..errors import UserError
 from ..i18n import say
 
 METHOD = "torch-dynamic-int8"
-QUANT_FILE = "workbench_quant.json"
 WEIGHTS = "model.int8.safetensors"
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..artifacts import QUANT_FILE
 from ..errors import UserError
 from ..i18n import say
 
-QUANT_FILE = "workbench_quant.json"
 GRAPH = "model.onnx"
 METHODS = {"onnx-fp32": False, "onnx-int8": True}
 

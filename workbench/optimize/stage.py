@@ -88,9 +88,10 @@ class OptimizeConfig(StageConfig):
 
 def _precheck(cfg: OptimizeConfig, ws) -> None:
     """Before a run is queued: the model exists, a GPU-only method has its GPU, the output name is free."""
-    from ..artifacts import output_name
+    from ..artifacts import output_name, refuse_quantized
     from ..chat.models import resolve
     ref = resolve(ws, cfg.model)
+    refuse_quantized(ref.path, cfg.model, say("quantized again", "다시 양자화할 수는 없습니다"))
     if cfg.method == "tensorrt-llm":
         from .trtllm import refuse_without_gpu
         refuse_without_gpu(cfg.model, cfg.output_name or f"{ref.name}-trtllm")
