@@ -343,6 +343,11 @@ def run(cfg: AlignConfig, ctx) -> dict:
            "warnings": [both(looping)] if looping else [],
            **{k.replace("/", "_"): round(v, 5) for k, v in metrics.items() if isinstance(v, (int, float))}}
     out["seconds_total"] = round(time.time() - t_start, 2)
+    # the run's last words on its panel (else the last phase, "answering the comparison prompts", stays there)
+    acc = (heldout.get("after") or {}).get("reward_accuracy")
+    ctx.progress(step, max_steps, say("done: step {s}/{n} · held-out reward accuracy {a}",
+                                      "완료: {s}/{n} 스텝 · 시험 쌍 보상 정확도 {a}", s=step, n=max_steps,
+                                      a="-" if acc is None else f"{acc:.3f}"))
     return out
 
 
