@@ -321,3 +321,6 @@ def test_a_quantized_model_is_refused_by_training_stages_by_name_and_still_answe
     assert len(artifact_choices(ws.store, "model")) == 2, "other pickers (chat, evaluate) still list it"
     out = sample_two(ws, "tiny-int8", "안녕하세요", max_new_tokens=4)
     assert len(out["answers"]) == 2
+    from workbench.chat.models import describe, resolve
+    assert describe(resolve(ws, "tiny-int8")).params >= describe(resolve(ws, "tiny-base")).params > 0, \
+        "the Chat tab counts the int8 model's parameters (it showed '?')"

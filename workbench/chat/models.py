@@ -186,9 +186,10 @@ def check_files(folder: Path) -> list[Text]:
 
 
 def _safetensors_params(path: Path) -> int | None:
-    """Parameter count read from a safetensors header (8-byte length + JSON), without loading tensors."""
+    """Parameter count read from a safetensors header (8-byte length + JSON), without loading tensors; of the Optimize
+    stage's int8 file too (its per-layer scale and zero point are not parameters)."""
     files = [path / "model.safetensors"] if (path / "model.safetensors").is_file() else sorted(
-        path.glob("model-*.safetensors"))
+        path.glob("model-*.safetensors")) or sorted(path.glob("model.int8.safetensors"))
     total = 0
     try:
         for f in files:
@@ -198,7 +199,7 @@ def _safetensors_params(path: Path) -> int | None:
                     return None
                 header = json.loads(fh.read(n))
             for k, v in header.items():
-                if k != "__metadata__":
+                if k != "__metadata__" and not k.endswith((".weight.scale", ".weight.zero_point")):
                     count = 1
                     for d in v.get("shape", []):
                         count *= d
