@@ -190,10 +190,15 @@ class JobPanel:
             if cfg is None:
                 return [gr.skip()] * len(outputs)
             values = [v for f in forms for v in f.values_of(cfg)]
+            from workbench.artifacts import find
             for path, dd in pickers.items():
                 ref = str(cfg.get(path) or "")
-                choices = _picker_choices(self.ctx.store, dd.kind, getattr(dd, "optional", False))
+                choices = _picker_choices(self.ctx.store, dd.kind, getattr(dd, "optional", False),
+                                          getattr(dd, "trainable", False))
                 known = {v for _, v in choices}  # choices refreshed too: artifacts made since the app started
+                if ref and ref not in known and not dd.multiselect:  # a run started from the CLI names it
+                    art = find(self.ctx.store, tuple(dd.kind) if isinstance(dd.kind, list) else dd.kind, ref)
+                    ref = str(art.id) if art is not None else ref
                 values.append(gr.update(choices=choices, value=ref) if ref in known else gr.skip())
             values += [cfg.get(path) for path in widgets]
             return values

@@ -78,3 +78,35 @@ def test_language_switch_runs_in_the_browser_and_forms_restore_when_their_tab_op
 def app_sink(cfg: dict) -> int:
     (sink,) = [c["id"] for c in cfg["components"] if c["props"].get("elem_id") == "wb-progress-sink"]
     return sink
+
+
+def test_a_form_restores_a_model_its_last_run_named_and_never_a_quantized_one(tmp_path):
+    """The Align form restores the policy its latest run used, also when that run (the CLI, the pipeline) named it by
+    name rather than by the picker's artifact id; the policy list leaves out a model the Optimize stage quantized."""
+    from fixtures import publish_tiny_llama
+    from state import Workspace
+    from tabs.components import AppContext
+    from tabs.i18n import UI
+    from workbench import runs, stages
+    from workbench.artifacts import QUANT_FILE
+    from workbench.jobs import JobManager
+
+    ws = Workspace(tmp_path / "ws")
+    base = publish_tiny_llama(ws, "tiny-base")
+    tok = ws.store.get_artifact(base).parents[0]
+    newer = publish_tiny_llama(ws, "tiny-newer", tokenizer_id=tok)
+    staging = ws.staging_dir("model", "tiny-int8")  # only the marker matters to the picker
+    (staging / QUANT_FILE).write_text('{"method": "torch-dynamic-int8"}', encoding="utf-8")
+    quantized = ws.publish(staging, "model", "tiny-int8", parents=[newer])
+    stage = stages.get("align")
+    runs.create(ws, stage, stage.config.load(sets=["policy_model=tiny-base"]), status="failed")
+    ctx = AppContext(ws=ws, jobs=JobManager(ws), ui=UI("en"))
+    ctx.args = app.parse_args([])
+    app.build_app(ctx)
+    (policy,) = [c for *_, outputs in ctx.loaders for c in outputs if getattr(c, "elem_id", None) == "al-policy"]
+    (load,) = [(fn, outputs) for tab, fn, _, outputs in ctx.loaders if tab == "align_tab" and policy in outputs]
+    fn, outputs = load
+    update = fn()[outputs.index(policy)]
+    assert update["value"] == str(base), update  # by name in the run's config, by id in the picker
+    assert str(quantized) not in {v for _, v in update["choices"]} and str(newer) in {v for _, v in update["choices"]}
+    assert policy.value == str(newer), "a fresh form starts on the newest model it can train, not the quantized one"
