@@ -199,6 +199,7 @@ def speed(ws, base: str, pairs_file: Path, args) -> dict:
     from trl import DPOConfig, DPOTrainer
 
     from workbench.align.data import conversational
+    from workbench.training.arguments import no_activation_checkpointing
     rows = [json.loads(x) for x in pairs_file.read_text(encoding="utf-8").splitlines() if x.strip()]
     steps, bs = args.speed_steps, args.batch_size
     common = dict(max_steps=steps, bs=bs, lr=5e-4, max_length=args.max_length, beta=0.1, r=16, alpha=32.0)
@@ -224,7 +225,7 @@ def speed(ws, base: str, pairs_file: Path, args) -> dict:
         cfg = DPOConfig(output_dir=str(Path(ws.root) / f"trl-{i}"), per_device_train_batch_size=bs, max_steps=steps,
                         learning_rate=common["lr"], max_length=args.max_length, beta=0.1, lr_scheduler_type="constant",
                         warmup_steps=0, logging_steps=5, save_strategy="no", report_to="none", use_cpu=not cuda,
-                        bf16=cuda and torch.cuda.is_bf16_supported(), gradient_checkpointing=False, seed=1,
+                        bf16=cuda and torch.cuda.is_bf16_supported(), seed=1, **no_activation_checkpointing(DPOConfig),
                         disable_tqdm=True,
                         remove_unused_columns=False, dataloader_num_workers=0)
         peft_cfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")

@@ -78,6 +78,8 @@ def test_cli_dpo_lora_run_learns_the_rule_scores_heldout_pairs_and_saves_a_chat_
               "train/logratio/chosen", "train/tokens_per_s", "val/rewards/accuracies", "val/rewards/margins"):
         assert n in names, (n, sorted(names))
     assert len(ws.store.metrics(rid, ["train/loss"])) >= 3, "train loss is logged between evaluations too"
+    log_text = (ws.run_dir(rid) / "log.txt").read_text(encoding="utf-8")
+    assert "`gradient_checkpointing` is deprecated" not in log_text, "the job passes the argument's current name"
     last_words = str(ws.store.get_run(rid).progress_msg)  # what the job panel shows once the run has ended
     assert f"done: step 16/16 · held-out reward accuracy {after['reward_accuracy']:.3f}" in last_words, last_words
     # before/after answers: held-out prompts and the bundled tricky ones, each with its reward

@@ -22,7 +22,7 @@ from ..finetune import methods
 from ..finetune.model import check_vocab, ensure_pad, plan
 from ..i18n import both, say
 from ..training import checkpoints, hardware, memory
-from ..training.arguments import schedule_arguments, shared_arguments
+from ..training.arguments import no_activation_checkpointing, schedule_arguments, shared_arguments
 from ..training.callback import LiveCallback, LoopRules, peak_rss_mb
 from . import trainers
 from .data import check_lengths, conversational, prepare_pairs, tricky_prompts
@@ -220,7 +220,7 @@ def run(cfg: AlignConfig, ctx) -> dict:
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_steps=max_steps, learning_rate=cfg.lr,
         warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay, max_grad_norm=cfg.grad_clip,
-        gradient_checkpointing=False,
+        **no_activation_checkpointing(Config),
         **schedule_arguments(cfg.schedule, max_steps=max_steps, min_lr_ratio=cfg.min_lr_ratio,
                              decay_fraction=cfg.decay_fraction),
         **shared_arguments(cfg, hw, ckpt_dir, save_every=cfg.save_every, seed=cfg.seed), **extra)

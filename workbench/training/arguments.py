@@ -28,3 +28,13 @@ def shared_arguments(cfg, hw, output_dir: Path, *, save_every: int, seed: int,
         ddp_backend="gloo" if (hw.device == "cpu" and hw.world > 1) else None,
         fsdp="full_shard auto_wrap" if cfg.fsdp else "", ddp_find_unused_parameters=find_unused_parameters,
     )
+
+
+def no_activation_checkpointing(args_cls) -> dict:
+    """The argument that turns activation (gradient) checkpointing off in args_cls (TRL's configs default it on): its
+    new name where this transformers has it (5.25 renamed it, and the old name warns of its removal in v6), else the
+    old one (5.20)."""
+    import dataclasses
+    names = {f.name for f in dataclasses.fields(args_cls)}
+    return {"activation_checkpointing": False} if "activation_checkpointing" in names else {
+        "gradient_checkpointing": False}
