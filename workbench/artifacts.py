@@ -63,8 +63,7 @@ def refuse_quantized(folder: str | Path, ref: str, use: Text) -> None:
     raise UserError(say("'{r}' is a model the Optimize stage quantized ({m}) to answer faster: it cannot be {u}. "
                         "Pick the model it was made from{s}",
                         "'{r}' 은(는) 최적화 단계가 더 빨리 답하도록 양자화한 모델 ({m}) 이라서 {u}. 그 모델을 만든 원래 "
-                        "모델을 고르세요{sk}", r=ref, m=info.get("method", "?"), u=use,
-                        s=f" ('{source}')" if source else "", sk=f" ('{source}')" if source else ""))
+                        "모델을 고르세요{s}", r=ref, m=info.get("method", "?"), u=use, s=f" ('{source}')" if source else ""))
 
 
 def write_meta(folder: str | Path, meta: dict) -> None:
