@@ -228,3 +228,20 @@ def test_architecture_artifact_is_what_pretraining_trains(inputs):
     model_cfg = json.loads((ws.artifact_dir("model", "from-arch") / "config.json").read_text())
     assert model_cfg["model_type"] == "gpt2" and model_cfg["n_layer"] == 2 and model_cfg["n_embd"] == 32
     assert saved["artifact"] in ws.store.get_artifact(out["model_artifact"]).parents
+
+
+def test_a_low_cached_peak_is_replaced_by_a_higher_measurement(tmp_path):
+    # A peak measured while the machine was busy must not stick: it put MFU above 1 in every later run.
+    import json
+
+    import torch
+
+    from workbench.pretrain.flops import measured_peak_flops
+    cache = tmp_path / "peak_flops.json"
+    key = f"cpu:fp32:{torch.get_num_threads()}"
+    cache.write_text(json.dumps({key: 1.0, "other:key": 5.0}))
+    peak = measured_peak_flops("cpu", "fp32", cache)
+    assert peak > 1e8
+    assert json.loads(cache.read_text()) == {key: peak, "other:key": 5.0}
+    cache.write_text(json.dumps({key: 1e18}))  # a higher peak than this machine reaches now is kept
+    assert measured_peak_flops("cpu", "fp32", cache) == 1e18
