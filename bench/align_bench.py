@@ -299,6 +299,9 @@ def main() -> None:
     from state import Workspace
     from workbench.align.data import BUNDLED_PAIRS
     pairs_path = Path(args.pairs) if args.pairs else (SHARED if SHARED.is_file() else BUNDLED_PAIRS)
+    if pairs_path == BUNDLED_PAIRS:  # said aloud: a checkout elsewhere (a worktree) has no ../shared beside it
+        print(f"align_bench: {SHARED} not found; using the bundled pairs (pass --pairs FILE for others)",
+              file=sys.stderr)
     rows = [json.loads(x) for x in pairs_path.read_text(encoding="utf-8").splitlines() if x.strip()]
     small = len({r["prompt"] for r in rows}) < 4 * (args.test_prompts + args.val_prompts)
     n_test, n_val = (max(4, len(rows) // 8), max(4, len(rows) // 8)) if small else (args.test_prompts, args.val_prompts)
