@@ -54,6 +54,9 @@ T = {
     "stage": ("단계", "stage"), "does": ("하는 일", "what it does"), "made": ("산출물", "produced"),
     "runs": ("실행", "runs"), "latest": ("최근 결과", "latest result"), "nothing": ("아직 없음", "nothing yet"),
     "models_ready": ("대화할 수 있는 모델 {n}개", "{n} model(s) to chat with"),
+    "chain_made": ("마지막 실행: 단계 {n}개 중 {ok}개 완료 (산출물은 각 단계 줄에)",
+                   "last run: {ok} of {n} steps succeeded (their artifacts are in the stages' rows)"),
+    "chain_last": ("마지막 산출물: {name}", "ends in: {name}"),
     "run_status": ("완료 {ok} · 실패 {failed} · 실행/대기 {active}", "{ok} succeeded · {failed} failed · {active} running/queued"),
     # the run-a-model result
     "model_random": ("모델: 여기서 만든 작은 무작위 Llama ({p} 파라미터)", "Model: a tiny random Llama built here ({p} parameters)"),
@@ -135,6 +138,9 @@ def overview_html(ov: dict, lang: str) -> str:
         made = ", ".join(f"{k} {n}" for k, n in sorted(r["artifacts"].items())) or _t("nothing", lang)
         if "models_ready" in r:
             made = _t("models_ready", lang, n=r["models_ready"])
+        chain = r.get("chain")
+        if chain:
+            made = _t("chain_made", lang, ok=chain["succeeded"], n=chain["steps"])
         rc = r["runs"]
         runs = _t("run_status", lang, ok=rc.get("succeeded", 0), failed=rc.get("failed", 0),
                   active=rc.get("running", 0) + rc.get("queued", 0)) if r["run_count"] else "–"
@@ -145,6 +151,10 @@ def overview_html(ov: dict, lang: str) -> str:
             latest = f"<b>{_e(la['name'])}</b> <small>#{la['id']} · {_e(fmt_time(la['created']))}</small>"
             if fig:
                 latest += f"<br>{_e(pick(fig['label'], lang))}: <b>{_e(fig['shown'])}</b>"
+        if chain:
+            latest = f"<b>{_e(chain['run'])}</b> <small>{_e(fmt_time(chain['created']))}</small>"
+            if chain["last"]:
+                latest += "<br>" + _e(_t("chain_last", lang, name=chain["last"]))
         style = " style='background:#fff8e6'" if r["stage"] == nxt else ""
         rows.append(f"<tr data-stage='{r['stage']}' data-artifacts='{r['artifact_count']}' data-runs='{r['run_count']}'"
                     f"{style}><td {CELL}><b>{_e(pick(r['name'], lang))}</b></td><td {CELL}>{_e(pick(r['does'], lang))}"

@@ -178,3 +178,22 @@ def test_overview_fresh_then_counted(ws):
     assert st["corpus"]["latest"]["figure"]["value"] == len(konlpy_lines())
     assert st["chat"]["models_ready"] == 2
     assert ov["next"]["stage"] == "finetune"  # corpus, tokenizer and a pretrained model exist
+
+
+def test_the_pipeline_row_says_what_its_last_run_chained(ws):
+    # a pipeline's artifacts are counted under the stages that made them, so its row said "nothing yet" and "–"
+    # after a chain of eight succeeded steps
+    from tabs.home_tab import overview_html
+    run = ws.store.create_run("pipeline", {}, status="running")
+    ws.store.finish_run(run, "failed", summary={"steps": [
+        {"step": "corpus", "status": "succeeded", "artifact": "demo-corpus"},
+        {"step": "tokenizer", "status": "succeeded", "artifact": "demo-tokenizer"},
+        {"step": "pretrain", "status": "failed"}]})
+    row = {s["stage"]: s for s in overview(ws)["stages"]}["pipeline"]
+    assert row["artifact_count"] == 0
+    assert {k: row["chain"][k] for k in ("run", "steps", "succeeded", "last")} == {
+        "run": run, "steps": 3, "succeeded": 2, "last": "demo-tokenizer"}
+    html = overview_html(overview(ws), "en")
+    cells = html[html.index("data-stage='pipeline'"):]
+    assert "last run: 2 of 3 steps succeeded" in cells and "ends in: demo-tokenizer" in cells and run in cells
+    assert "단계 3개 중 2개 완료" in overview_html(overview(ws), "ko")
