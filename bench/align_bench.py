@@ -279,6 +279,8 @@ def main() -> None:
     ap.add_argument("--dpo-method", default="full", choices=["full", "lora"])
     ap.add_argument("--dpo-lr", type=float, default=1e-4)
     ap.add_argument("--beta", type=float, default=0.1)
+    ap.add_argument("--loss-type", default="sigmoid", help="the DPO loss of the quality run (any the installed TRL "
+                    "offers: python -c 'from workbench.align.stage import LOSS_TYPES; print(LOSS_TYPES)')")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=96)
     ap.add_argument("--speed-steps", type=int, default=20)
@@ -360,14 +362,15 @@ def main() -> None:
             out = _run(ws, "align", [
                 f"policy_model={base}", f"data={folder}", "output_name=aligned", f"method={args.dpo_method}",
                 f"max_steps={args.dpo_steps}", f"batch_size={args.batch_size}", f"lr={args.dpo_lr}",
-                f"beta={args.beta}", f"max_length={args.max_length}", f"warmup_steps={min(10, args.dpo_steps // 4)}",
+                f"beta={args.beta}", f"loss_type={args.loss_type}", f"max_length={args.max_length}", f"warmup_steps={min(10, args.dpo_steps // 4)}",
                 f"eval_every={max(1, args.dpo_steps // 5)}", "max_eval_rows=0", f"save_every={10 * args.dpo_steps}",
                 "compare_prompts=4", "compare_tokens=32", f"threads={args.threads}", f"seed={args.seed}",
                 f"max_minutes={args.dpo_minutes}"])
             timing["dpo_s"] = round(time.time() - t, 1)
             run_id = out["run_id"]
             margins = [(m["step"], round(m["value"], 4)) for m in ws.store.metrics(run_id, ["val/rewards/margins"])]
-            result["quality"] = {"method": args.dpo_method, "steps": out["steps"], "beta": args.beta, "lr": args.dpo_lr,
+            result["quality"] = {"method": args.dpo_method, "steps": out["steps"], "beta": args.beta,
+                                 "loss_type": args.loss_type, "lr": args.dpo_lr,
                                  "heldout_before": out["heldout"].get("before"), "heldout_after": out["heldout"].get("after"),
                                  "val_margin_curve": margins,
                                  "val_reward_accuracy_curve": [(m["step"], round(m["value"], 4)) for m in
