@@ -362,7 +362,8 @@ def main() -> None:
             out = _run(ws, "align", [
                 f"policy_model={base}", f"data={folder}", "output_name=aligned", f"method={args.dpo_method}",
                 f"max_steps={args.dpo_steps}", f"batch_size={args.batch_size}", f"lr={args.dpo_lr}",
-                f"beta={args.beta}", f"loss_type={args.loss_type}", f"max_length={args.max_length}", f"warmup_steps={min(10, args.dpo_steps // 4)}",
+                f"beta={args.beta}", f"loss_type={args.loss_type}", f"max_length={args.max_length}",
+                f"warmup_steps={min(10, args.dpo_steps // 4)}",
                 f"eval_every={max(1, args.dpo_steps // 5)}", "max_eval_rows=0", f"save_every={10 * args.dpo_steps}",
                 "compare_prompts=4", "compare_tokens=32", f"threads={args.threads}", f"seed={args.seed}",
                 f"max_minutes={args.dpo_minutes}"])
