@@ -152,7 +152,8 @@ def overview_html(ov: dict, lang: str) -> str:
             if fig:
                 latest += f"<br>{_e(pick(fig['label'], lang))}: <b>{_e(fig['shown'])}</b>"
         if chain:
-            latest = f"<b>{_e(chain['run'])}</b> <small>{_e(fmt_time(chain['created']))}</small>"
+            run = r["last_run"]
+            latest = f"<b>{_e(run['id'])}</b> <small>{_e(fmt_time(run['created']))}</small>"
             if chain["last"]:
                 latest += "<br>" + _e(_t("chain_last", lang, name=chain["last"]))
         style = " style='background:#fff8e6'" if r["stage"] == nxt else ""

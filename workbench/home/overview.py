@@ -170,10 +170,9 @@ def overview(ws) -> dict:
             # a pipeline's artifacts are counted under the stages that made them: say what its last run chained
             steps = (last_run.summary or {}).get("steps") or []
             made = [st["artifact"] for st in steps if st.get("status") == "succeeded" and st.get("artifact")]
-            if steps:
-                row["chain"] = {"run": last_run.id, "status": last_run.status, "steps": len(steps),
-                                "succeeded": sum(st.get("status") == "succeeded" for st in steps),
-                                "last": made[-1] if made else None, "created": last_run.created}
+            if steps:  # the run itself is row["last_run"]
+                row["chain"] = {"steps": len(steps), "succeeded": sum(st.get("status") == "succeeded" for st in steps),
+                                "last": made[-1] if made else None}
         rows.append(row)
     nxt = next_step({r["stage"]: r for r in rows})
     return {"stages": rows, "next": nxt, "fresh": not arts and not [r for r in runs if r.stage != "env"],
